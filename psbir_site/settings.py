@@ -1,0 +1,231 @@
+"""PSBIR settings.
+
+Everything runs on an embedded default (SQLite, the django-q2 ORM broker, an in-process
+channel layer fed by a database outbox, media on local disk). Each piece switches to a
+server by environment variable alone:
+
+- ``DATABASE_URL``  e.g. ``postgres://user:pw@127.0.0.1:5432/psbir``
+- ``REDIS_URL``     e.g. ``redis://127.0.0.1:6379/0``: django-q2 broker + channels-redis
+- ``PSBIR_DATA_DIR`` where the database, media, indexes and models live (default ``var/``)
+- ``PSBIR_DEVICE``  ``auto`` (CUDA when present), ``cpu`` or ``cuda``
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+DATA_DIR = Path(os.environ.get("PSBIR_DATA_DIR", BASE_DIR / "var")).resolve()
+
+SECRET_KEY = os.environ.get(
+    "DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me-in-production-0123456789abcdef"
+)
+DEBUG = _env_bool("DJANGO_DEBUG", True)
+ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
+CSRF_TRUSTED_ORIGINS = [
+    origin for origin in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if origin
+]
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "django_q",
+    "channels",
+    "psbir_site",
+    "accounts",
+    "retrieval",
+    "personalization",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "psbir_site.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = None
+ASGI_APPLICATION = "psbir_site.asgi.application"
+
+DATABASES = {
+    "default": dj_database_url.config(
+        default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}",
+        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "0")),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web server and the worker write to one SQLite file; WAL plus a busy timeout keeps
+    # them from failing each other with "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+    }
+
+AUTH_USER_MODEL = "accounts.User"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "accounts:login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = DATA_DIR / "staticfiles"
+# Media are tenant data: never served from a public URL, only through views that check the
+# tenant (see retrieval.views). MEDIA_URL is therefore not routed.
+MEDIA_ROOT = DATA_DIR / "media"
+MEDIA_URL = "/media-not-public/"
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Upload limits: requests are refused before they are read into memory.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+PSBIR_MAX_UPLOAD_BYTES = int(os.environ.get("PSBIR_MAX_UPLOAD_BYTES", 20 * 1024 * 1024))
+PSBIR_MAX_ZIP_BYTES = int(os.environ.get("PSBIR_MAX_ZIP_BYTES", 200 * 1024 * 1024))
+PSBIR_MAX_IMAGE_PIXELS = int(os.environ.get("PSBIR_MAX_IMAGE_PIXELS", 40_000_000))
+
+REDIS_URL = os.environ.get("REDIS_URL", "")
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "psbir_site.api_errors.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {
+        "login": os.environ.get("PSBIR_LOGIN_RATE", "10/min"),
+        "search": os.environ.get("PSBIR_SEARCH_RATE", "120/min"),
+        "training": os.environ.get("PSBIR_TRAINING_RATE", "10/hour"),
+    },
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "PSBIR API",
+    "DESCRIPTION": "Personalized sketch-based image retrieval. Token or session auth; "
+    "every object is scoped to the caller's organisation.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+        }
+    }
+else:
+    # The in-memory layer only reaches consumers in its own process; events published by
+    # the worker travel through the database outbox (psbir_site.events) and a relay inside
+    # each web process delivers them to this layer.
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # Throttle counters must be shared by every web process: the database cache is.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "psbir_cache",
+        }
+    }
+
+# True when published events must go through the database outbox (no shared channel layer).
+PSBIR_EVENTS_VIA_OUTBOX = not REDIS_URL
+
+Q_CLUSTER = {
+    "name": "psbir",
+    "workers": int(os.environ.get("PSBIR_Q_WORKERS", "1")),
+    # Training a head can take minutes on a CPU; a task is retried only after this long.
+    "timeout": int(os.environ.get("PSBIR_TASK_TIMEOUT", "1800")),
+    "retry": int(os.environ.get("PSBIR_TASK_RETRY", "1900")),
+    "max_attempts": 3,
+    "catch_up": False,
+    "save_limit": 500,
+    "ack_failures": True,
+    "poll": 0.5,
+    "label": "Background tasks",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+if _env_bool("PSBIR_Q_SYNC", False):
+    Q_CLUSTER["sync"] = True
+
+# --- The retrieval engine ------------------------------------------------------------------
+PSBIR_DEVICE = os.environ.get("PSBIR_DEVICE", "auto")
+PSBIR_MODEL_DIR = Path(os.environ.get("PSBIR_MODEL_DIR", DATA_DIR / "models"))
+PSBIR_INDEX_DIR = Path(os.environ.get("PSBIR_INDEX_DIR", DATA_DIR / "indexes"))
+PSBIR_FEATURE_DIR = Path(os.environ.get("PSBIR_FEATURE_DIR", DATA_DIR / "features"))
+PSBIR_DEFAULT_TOP_K = 20
+PSBIR_MAX_TOP_K = 200
+
+# --- Personalization -----------------------------------------------------------------------
+PSBIR_FEEDBACK_THRESHOLD = int(os.environ.get("PSBIR_FEEDBACK_THRESHOLD", "5"))
+PSBIR_DEFAULT_PERSONAL_WEIGHT = float(os.environ.get("PSBIR_DEFAULT_PERSONAL_WEIGHT", "0.5"))
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("PSBIR_LOG_LEVEL", "INFO")},
+    "loggers": {"daphne": {"level": "WARNING"}, "django.channels.server": {"level": "WARNING"}},
+}

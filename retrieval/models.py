@@ -1,0 +1,152 @@
+"""Image libraries, their photos, index builds, and the searches people run on them.
+
+The database is the source of truth; edge maps, conv5 caches, vectors and FAISS indexes are
+derived data, rebuildable from the stored photo and the model version recorded beside them.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from accounts.models import TenantOwnedModel
+
+
+def _photo_upload_path(instance: LibraryImage, filename: str) -> str:
+    # Opaque, tenant-scoped paths; media are only served through tenant-checking views.
+    return f"tenants/{instance.tenant_id}/libraries/{instance.library_id}/photos/{filename}"
+
+
+def _edge_upload_path(instance: LibraryImage, filename: str) -> str:
+    return f"tenants/{instance.tenant_id}/libraries/{instance.library_id}/edges/{filename}"
+
+
+def _sketch_upload_path(instance: SketchQuery, filename: str) -> str:
+    return f"tenants/{instance.tenant_id}/sketches/{filename}"
+
+
+class ImageLibrary(TenantOwnedModel):
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    # The general model version the served index was built with ("" = no index yet).
+    model_version = models.CharField(max_length=80, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="unique_library_name_per_tenant")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LibraryImage(TenantOwnedModel):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting to be indexed"
+        INDEXED = "indexed", "Indexed"
+        FAILED = "failed", "Failed"
+
+    library = models.ForeignKey(ImageLibrary, on_delete=models.CASCADE, related_name="images")
+    photo = models.ImageField(upload_to=_photo_upload_path, max_length=300)
+    edge_map = models.ImageField(upload_to=_edge_upload_path, max_length=300, blank=True)
+    original_name = models.CharField(max_length=255, blank=True)
+    caption = models.CharField(max_length=300, blank=True)
+    # Labels used by personalization (eq. 9): parent (shape) category and sub-category.
+    category = models.CharField(max_length=120, blank=True, db_index=True)
+    subcategory = models.CharField(max_length=120, blank=True, db_index=True)
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    error = models.CharField(max_length=300, blank=True)
+    # Model version of the cached conv5 features / general vector of this photo.
+    model_version = models.CharField(max_length=80, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["library", "status"])]
+
+    def __str__(self) -> str:
+        return self.original_name or f"image {self.pk}"
+
+
+class IndexJob(TenantOwnedModel):
+    """One import or re-index run over a library, with its progress."""
+
+    class Kind(models.TextChoices):
+        IMPORT = "import", "Import"
+        REINDEX = "reindex", "Re-index"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    library = models.ForeignKey(ImageLibrary, on_delete=models.CASCADE, related_name="jobs")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    # [{"name": "...", "error": "..."}] for every rejected or failed file.
+    failures = models.JSONField(default=list, blank=True)
+    model_version = models.CharField(max_length=80, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+
+class SearchSession(TenantOwnedModel):
+    """A user's group of sketches, their results and feedback, to come back to."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="search_sessions"
+    )
+    title = models.CharField(max_length=120, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+
+
+class SketchQuery(TenantOwnedModel):
+    """One submitted sketch and the settings it was searched with."""
+
+    session = models.ForeignKey(SearchSession, on_delete=models.CASCADE, related_name="queries")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sketch_queries"
+    )
+    libraries = models.ManyToManyField(ImageLibrary, related_name="+")
+    strokes = models.JSONField(null=True, blank=True)
+    sketch_image = models.ImageField(upload_to=_sketch_upload_path, max_length=300, blank=True)
+    # conv5 features of the binarised sketch (float16, 512x8x8), kept so a personalized head
+    # can be trained from this query without re-running conv1-5.
+    features = models.BinaryField(null=True, blank=True)
+    top_k = models.PositiveIntegerField(default=20)
+    personal_weight = models.FloatField(default=0.0)
+    model_version = models.CharField(max_length=80, blank=True)
+    personal_head_version = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+
+class SearchResult(TenantOwnedModel):
+    query = models.ForeignKey(SketchQuery, on_delete=models.CASCADE, related_name="results")
+    image = models.ForeignKey(LibraryImage, on_delete=models.CASCADE, related_name="+")
+    rank = models.PositiveIntegerField()
+    distance = models.FloatField()
+    general_distance = models.FloatField()
+    personal_distance = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["query", "rank"]
+        constraints = [
+            models.UniqueConstraint(fields=["query", "rank"], name="unique_rank_per_query")
+        ]
