@@ -91,14 +91,20 @@ async def relay_outbox_forever() -> None:
         await asyncio.sleep(OUTBOX_POLL_SECONDS)
 
 
-_relay_task: asyncio.Task | None = None
+_relay_tasks: dict[asyncio.AbstractEventLoop, asyncio.Task] = {}
 
 
 def ensure_relay_running() -> None:
-    """Start the relay in this process's event loop if it is needed and not yet running."""
-    global _relay_task
+    """Start the relay in the running event loop if it is needed and not yet running there.
+
+    Keyed by loop: a server has one loop for its life, but test runners open a loop per test
+    and a task of a closed loop never reports done.
+    """
     if not settings.PSBIR_EVENTS_VIA_OUTBOX:
         return
-    if _relay_task is not None and not _relay_task.done():
-        return
-    _relay_task = asyncio.get_running_loop().create_task(relay_outbox_forever())
+    loop = asyncio.get_running_loop()
+    for other in [other for other in _relay_tasks if other.is_closed()]:
+        del _relay_tasks[other]
+    task = _relay_tasks.get(loop)
+    if task is None or task.done():
+        _relay_tasks[loop] = loop.create_task(relay_outbox_forever())

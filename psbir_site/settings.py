@@ -102,6 +102,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",
     }
+    # A file, not SQLite's in-memory default, so that tests can start real worker and server
+    # processes on the test database (tests/processes.py). One file per test process.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-{os.getpid()}.sqlite3")}
 
 AUTH_USER_MODEL = "accounts.User"
 AUTH_PASSWORD_VALIDATORS = [
@@ -124,7 +127,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "staticfiles"
 # Media are tenant data: never served from a public URL, only through views that check the
 # tenant (see retrieval.views). MEDIA_URL is therefore not routed.
-MEDIA_ROOT = DATA_DIR / "media"
+MEDIA_ROOT = Path(os.environ.get("PSBIR_MEDIA_ROOT", DATA_DIR / "media"))
 MEDIA_URL = "/media-not-public/"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -1,0 +1,91 @@
+"""Running real processes (django-q2 worker, daphne, management commands) on the test database.
+
+Use with ``@pytest.mark.django_db(transaction=True)`` so rows are committed and visible to the
+child. The child gets the same settings module with ``DATABASE_URL`` (and ``REDIS_URL`` when
+the suite runs on the scale-out profile) pointing at the test database.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_database_url() -> str:
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{db['NAME']}"
+    if db["ENGINE"] == "django.db.backends.postgresql":
+        host = db.get("HOST") or "127.0.0.1"
+        port = db.get("PORT") or 5432
+        return f"postgres://{db['USER']}:{db['PASSWORD']}@{host}:{port}/{db['NAME']}"
+    raise NotImplementedError(f"no child-process URL for {db['ENGINE']}")
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="psbir_site.settings",
+        DATABASE_URL=test_database_url(),
+        PSBIR_DATA_DIR=str(settings.DATA_DIR),
+        PSBIR_MODEL_DIR=str(settings.PSBIR_MODEL_DIR),
+        PSBIR_INDEX_DIR=str(settings.PSBIR_INDEX_DIR),
+        PSBIR_FEATURE_DIR=str(settings.PSBIR_FEATURE_DIR),
+        PSBIR_MEDIA_ROOT=str(settings.MEDIA_ROOT),
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+def run_manage(*args: str, timeout: float = 120, **extra_env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(REPO / "manage.py"), *args],
+        cwd=REPO,
+        env=child_env(**extra_env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@contextmanager
+def worker_process(**extra_env: str) -> Iterator[subprocess.Popen]:
+    """A real ``manage.py qcluster`` for the duration of the block; stopped (SIGTERM) after."""
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "manage.py"), "qcluster"],
+        cwd=REPO,
+        env=child_env(**extra_env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_until(predicate, *, timeout: float = 60, interval: float = 0.25) -> bool:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
