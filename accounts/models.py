@@ -70,3 +70,25 @@ class TenantOwnedModel(models.Model):
 
     class Meta:
         abstract = True
+
+
+class Invitation(TenantOwnedModel):
+    """A single-use link that lets an invited member choose their own password.
+
+    Only a SHA-256 of the token is stored: the raw token exists once, in the link shown to
+    the admin who created it, so a database leak does not hand out accounts.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="invitations")
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"invitation for {self.user}"

@@ -139,12 +139,16 @@ PSBIR_MAX_UPLOAD_BYTES = int(os.environ.get("PSBIR_MAX_UPLOAD_BYTES", 20 * 1024 
 PSBIR_MAX_ZIP_BYTES = int(os.environ.get("PSBIR_MAX_ZIP_BYTES", 200 * 1024 * 1024))
 PSBIR_MAX_IMAGE_PIXELS = int(os.environ.get("PSBIR_MAX_IMAGE_PIXELS", 40_000_000))
 
+PSBIR_LOGIN_MAX_FAILURES = int(os.environ.get("PSBIR_LOGIN_MAX_FAILURES", "5"))
+PSBIR_LOGIN_WINDOW_SECONDS = int(os.environ.get("PSBIR_LOGIN_WINDOW_SECONDS", "60"))
+
 REDIS_URL = os.environ.get("REDIS_URL", "")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        # Token first: a bad token then gets 401 with a WWW-Authenticate header, not 403.
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -1,10 +1,13 @@
-from django.contrib.auth.decorators import login_required
+"""Site-level pages: the landing page after login and the health check."""
+
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
+from accounts.permissions import tenant_member_required
 
-@login_required
+
+@tenant_member_required
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html", {"tenant": request.user.tenant})
 

@@ -1,0 +1,51 @@
+"""Django admin for platform superusers: organisations, their users, open invitations."""
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+
+from accounts.models import Invitation, Tenant, User
+
+
+class UserInline(admin.TabularInline):
+    model = User
+    fields = ["username", "email", "role", "is_active", "last_login"]
+    readonly_fields = ["username", "email", "last_login"]
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+
+@admin.register(Tenant)
+class TenantAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "created_at"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [UserInline]
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    list_display = ["username", "email", "tenant", "role", "is_active", "is_staff", "last_login"]
+    list_filter = ["role", "is_active", "is_staff", "is_superuser", "tenant"]
+    list_select_related = ["tenant"]
+    search_fields = ["username", "email", "first_name", "last_name", "tenant__name"]
+    fieldsets = (
+        *DjangoUserAdmin.fieldsets,
+        ("Organisation", {"fields": ("tenant", "role")}),
+    )
+    add_fieldsets = (
+        *DjangoUserAdmin.add_fieldsets,
+        ("Organisation", {"fields": ("tenant", "role")}),
+    )
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    list_display = ["user", "tenant", "invited_by", "created_at", "expires_at", "accepted_at"]
+    list_filter = ["tenant"]
+    # The hash is useless to a person and the raw token is never stored.
+    exclude = ["token_hash"]
+    readonly_fields = ["user", "tenant", "invited_by", "expires_at", "accepted_at"]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
