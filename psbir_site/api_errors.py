@@ -25,5 +25,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             message = detail[0] if isinstance(detail, list) and detail else detail
             response.data = {"detail": str(message), "errors": data}
         else:
-            response.data = {"detail": "Invalid input.", "errors": data}
+            response.data = {"detail": _first_message(data) or "Invalid input.", "errors": data}
     return response
+
+
+def _first_message(data: Any) -> str | None:
+    """The one message of a single-field error, prefixed with its field, for the ``detail``."""
+    if isinstance(data, dict) and len(data) == 1:
+        field, messages = next(iter(data.items()))
+        if isinstance(messages, list) and len(messages) == 1 and isinstance(messages[0], str):
+            return messages[0] if field == "non_field_errors" else f"{field}: {messages[0]}"
+    return None

@@ -222,8 +222,19 @@ PSBIR_DEVICE = os.environ.get("PSBIR_DEVICE", "auto")
 PSBIR_MODEL_DIR = Path(os.environ.get("PSBIR_MODEL_DIR", DATA_DIR / "models"))
 PSBIR_INDEX_DIR = Path(os.environ.get("PSBIR_INDEX_DIR", DATA_DIR / "indexes"))
 PSBIR_FEATURE_DIR = Path(os.environ.get("PSBIR_FEATURE_DIR", DATA_DIR / "features"))
+# Personalized heads (one file per user and version); see personalization/head_files.py.
+PSBIR_PERSONAL_HEAD_DIR = Path(
+    os.environ.get("PSBIR_PERSONAL_HEAD_DIR", DATA_DIR / "models" / "personal")
+)
 PSBIR_DEFAULT_TOP_K = 20
 PSBIR_MAX_TOP_K = 200
+# Photo -> edge map method: "hed" (the paper's III.B with HED in place of gPb) or "canny".
+PSBIR_EDGE_METHOD = os.environ.get("PSBIR_EDGE_METHOD", "hed")
+PSBIR_INDEX_BATCH_SIZE = int(os.environ.get("PSBIR_INDEX_BATCH_SIZE", "16"))
+PSBIR_MAX_ZIP_FILES = int(os.environ.get("PSBIR_MAX_ZIP_FILES", "5000"))
+PSBIR_MAX_ZIP_UNCOMPRESSED_BYTES = int(
+    os.environ.get("PSBIR_MAX_ZIP_UNCOMPRESSED_BYTES", 2 * 1024**3)
+)
 
 # --- Personalization -----------------------------------------------------------------------
 PSBIR_FEEDBACK_THRESHOLD = int(os.environ.get("PSBIR_FEEDBACK_THRESHOLD", "5"))

@@ -1,3 +1,21 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from retrieval import apis
+
+app_name = "retrieval-api"
+
+urlpatterns = [
+    path("libraries/", apis.LibraryListApi.as_view(), name="library-list"),
+    path("libraries/<int:pk>/", apis.LibraryDetailApi.as_view(), name="library-detail"),
+    path("libraries/<int:pk>/images/", apis.LibraryImageListApi.as_view(), name="library-images"),
+    path("libraries/<int:pk>/images/zip/", apis.LibraryZipUploadApi.as_view(), name="library-zip"),
+    path("libraries/<int:pk>/labels/", apis.LibraryLabelsApi.as_view(), name="library-labels"),
+    path("libraries/<int:pk>/reindex/", apis.LibraryReindexApi.as_view(), name="library-reindex"),
+    path("libraries/<int:pk>/jobs/", apis.LibraryJobListApi.as_view(), name="library-jobs"),
+    path("jobs/<int:pk>/", apis.JobDetailApi.as_view(), name="job-detail"),
+    path("images/<int:pk>/", apis.ImageDetailApi.as_view(), name="image-detail"),
+    path("search/", apis.SearchApi.as_view(), name="search"),
+    path("sessions/", apis.SessionListApi.as_view(), name="session-list"),
+    path("sessions/<int:pk>/", apis.SessionDetailApi.as_view(), name="session-detail"),
+    path("queries/<int:pk>/", apis.QueryDetailApi.as_view(), name="query-detail"),
+]

@@ -21,6 +21,10 @@ def _edge_upload_path(instance: LibraryImage, filename: str) -> str:
     return f"tenants/{instance.tenant_id}/libraries/{instance.library_id}/edges/{filename}"
 
 
+def _thumb_upload_path(instance: LibraryImage, filename: str) -> str:
+    return f"tenants/{instance.tenant_id}/libraries/{instance.library_id}/thumbs/{filename}"
+
+
 def _sketch_upload_path(instance: SketchQuery, filename: str) -> str:
     return f"tenants/{instance.tenant_id}/sketches/{filename}"
 
@@ -30,11 +34,18 @@ class ImageLibrary(TenantOwnedModel):
     description = models.TextField(blank=True)
     # The general model version the served index was built with ("" = no index yet).
     model_version = models.CharField(max_length=80, blank=True)
+    # The served FAISS file, relative to PSBIR_INDEX_DIR. Index files are never rewritten in
+    # place: a build writes a new file and this pointer moves in one transaction.
+    index_file = models.CharField(max_length=300, blank=True)
+    index_size = models.PositiveIntegerField(default=0)
+    indexed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "name"], name="unique_library_name_per_tenant")
+            models.UniqueConstraint(
+                fields=["tenant", "name"], name="unique_library_name_per_tenant"
+            )
         ]
 
     def __str__(self) -> str:
@@ -50,6 +61,7 @@ class LibraryImage(TenantOwnedModel):
     library = models.ForeignKey(ImageLibrary, on_delete=models.CASCADE, related_name="images")
     photo = models.ImageField(upload_to=_photo_upload_path, max_length=300)
     edge_map = models.ImageField(upload_to=_edge_upload_path, max_length=300, blank=True)
+    thumbnail = models.ImageField(upload_to=_thumb_upload_path, max_length=300, blank=True)
     original_name = models.CharField(max_length=255, blank=True)
     caption = models.CharField(max_length=300, blank=True)
     # Labels used by personalization (eq. 9): parent (shape) category and sub-category.
@@ -93,6 +105,10 @@ class IndexJob(TenantOwnedModel):
     # [{"name": "...", "error": "..."}] for every rejected or failed file.
     failures = models.JSONField(default=list, blank=True)
     model_version = models.CharField(max_length=80, blank=True)
+    # The photos an import job indexes (a re-index takes every photo of the library).
+    image_ids = models.JSONField(default=list, blank=True)
+    # Why the whole job stopped, when it did (e.g. the general model is not installed).
+    message = models.CharField(max_length=300, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
     )
@@ -113,6 +129,9 @@ class SearchSession(TenantOwnedModel):
 
     class Meta:
         ordering = ["-updated_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.title or f"Session #{self.pk}"
 
 
 class SketchQuery(TenantOwnedModel):

@@ -50,6 +50,27 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _private_data_dirs(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+    # Media, indexes and conv5 caches of a test never land in the developer's var/ (which the
+    # running demo uses); the converted VGG weights in PSBIR_MODEL_DIR are shared read-only.
+    root = tmp_path_factory.mktemp("psbir-data")
+    settings.MEDIA_ROOT = root / "media"
+    settings.PSBIR_INDEX_DIR = root / "indexes"
+    settings.PSBIR_FEATURE_DIR = root / "features"
+    settings.PSBIR_PERSONAL_HEAD_DIR = root / "personal-heads"
+
+
+@pytest.fixture
+def q_sync(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """django-q2 runs tasks in-process, at once."""
+    from django_q.conf import Conf
+
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": True}
+    # django-q2 reads Q_CLUSTER once, at import: the settings override alone does nothing.
+    monkeypatch.setattr(Conf, "SYNC", True)
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hasher(settings: Any) -> None:
     # PBKDF2 with Django's default iterations costs ~0.3 s per user on a small CPU.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -41,6 +41,7 @@ def child_env(**extra: str) -> dict[str, str]:
         PSBIR_MODEL_DIR=str(settings.PSBIR_MODEL_DIR),
         PSBIR_INDEX_DIR=str(settings.PSBIR_INDEX_DIR),
         PSBIR_FEATURE_DIR=str(settings.PSBIR_FEATURE_DIR),
+        PSBIR_PERSONAL_HEAD_DIR=str(settings.PSBIR_PERSONAL_HEAD_DIR),
         PSBIR_MEDIA_ROOT=str(settings.MEDIA_ROOT),
         PYTHONUNBUFFERED="1",
     )

@@ -68,6 +68,11 @@ class Command(BaseCommand):
             self.stderr.write(f"labels: {problem}")
         if outcome.added and not options["queue"]:
             job = run_job_with_bar(job, desc="Indexing")
+            # An import into an index of an older model version starts a full re-index.
+            reindex = indexing.active_job(library, IndexJob.Kind.REINDEX)
+            if reindex is not None:
+                report(self, job)
+                job = run_job_with_bar(reindex, desc="Re-indexing")
         elif outcome.added:
             self.stdout.write(f"Indexing job #{job.pk} queued for the worker.")
         report(self, job)

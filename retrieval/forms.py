@@ -1,0 +1,59 @@
+"""Forms of the library admin pages (the API has its own serializers)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one input; each is checked later by the photo validator."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/*"}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[Any]:
+        single = super().clean
+        if isinstance(data, (list, tuple)):
+            return [single(item, initial) for item in data]
+        return [single(data, initial)]
+
+
+class LibraryForm(forms.Form):
+    name = forms.CharField(max_length=120)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class PhotoUploadForm(forms.Form):
+    files = MultipleFileField(label="Photos")
+    category = forms.CharField(required=False, max_length=120)
+    subcategory = forms.CharField(required=False, max_length=120)
+
+
+class ZipUploadForm(forms.Form):
+    archive = forms.FileField(
+        label="Zip archive", widget=forms.ClearableFileInput(attrs={"accept": ".zip"})
+    )
+    labels = forms.FileField(
+        label="Labels CSV",
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+    )
+
+
+class LabelsForm(forms.Form):
+    labels = forms.FileField(
+        label="Labels CSV", widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"})
+    )
+
+
+class ImageLabelForm(forms.Form):
+    category = forms.CharField(required=False, max_length=120)
+    subcategory = forms.CharField(required=False, max_length=120)
+    caption = forms.CharField(required=False, max_length=300)

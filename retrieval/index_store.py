@@ -1,0 +1,127 @@
+"""Where a library's derived data lives on disk, and the per-process cache of served indexes.
+
+- conv5 cache: ``PSBIR_FEATURE_DIR/tenant-<t>/library-<l>/<model version>/`` (a FeatureStore);
+- FAISS index: ``PSBIR_INDEX_DIR/tenant-<t>/library-<l>/<model version>-<token>.faiss``.
+
+Paths are built from server-side ids and a sanitised version string only. An index file is
+written once and never modified: a change writes a new file and moves the library's
+``index_file`` pointer, so a reader holding an old file keeps a consistent index.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import shutil
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+
+if TYPE_CHECKING:
+    from retrieval.engine.features import FeatureStore
+    from retrieval.engine.index import VectorIndex
+    from retrieval.models import ImageLibrary
+
+_cache_lock = threading.Lock()
+# library id -> (index file, loaded index); one entry per library, so memory stays bounded
+# by the number of libraries a process serves and an old file is dropped on the next swap.
+_served: dict[int, tuple[str, VectorIndex]] = {}
+
+
+def version_slug(model_version: str) -> str:
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", model_version).strip("._")
+    return slug[:60] or "unversioned"
+
+
+def _part(tenant_id: int, library_id: int) -> Path:
+    return Path(f"tenant-{int(tenant_id)}") / f"library-{int(library_id)}"
+
+
+def _library_part(library: ImageLibrary) -> Path:
+    return _part(library.tenant_id, library.pk)
+
+
+def feature_root(library: ImageLibrary) -> Path:
+    """The library's conv5 caches, one sub-folder per model version."""
+    return Path(settings.PSBIR_FEATURE_DIR) / _library_part(library)
+
+
+def feature_dir(library: ImageLibrary, model_version: str) -> Path:
+    return feature_root(library) / version_slug(model_version)
+
+
+def feature_store(library: ImageLibrary, model_version: str) -> FeatureStore:
+    from retrieval.engine.features import FeatureStore
+
+    return FeatureStore(feature_dir(library, model_version))
+
+
+def index_path(relative: str) -> Path:
+    root = Path(settings.PSBIR_INDEX_DIR).resolve()
+    path = (root / relative).resolve()
+    if root not in path.parents:  # the pointer comes from our own database, but be strict
+        raise ValueError(f"index path escapes PSBIR_INDEX_DIR: {relative!r}")
+    return path
+
+
+def new_index_name(library: ImageLibrary, model_version: str) -> str:
+    name = f"{version_slug(model_version)}-{secrets.token_hex(4)}.faiss"
+    return (_library_part(library) / name).as_posix()
+
+
+def empty_index() -> VectorIndex:
+    from retrieval.engine.index import VectorIndex
+
+    return VectorIndex()
+
+
+def read_index(relative: str) -> VectorIndex:
+    """A private copy of a stored index (for building a new one from it)."""
+    from retrieval.engine.index import VectorIndex
+
+    return VectorIndex.load(index_path(relative))
+
+
+def write_index(index: VectorIndex, library: ImageLibrary, model_version: str) -> str:
+    """Save ``index`` under a new name and return that name (relative to PSBIR_INDEX_DIR)."""
+    relative = new_index_name(library, model_version)
+    path = index_path(relative)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    index.save(path)
+    return relative
+
+
+def delete_index(relative: str) -> None:
+    index_path(relative).unlink(missing_ok=True)
+
+
+def served_index(library: ImageLibrary) -> VectorIndex:
+    """The library's current index, loaded once per process per index file.
+
+    Raises FileNotFoundError when the pointer moved and the old file is already gone; the
+    caller re-reads the library and tries again.
+    """
+    relative = library.index_file
+    with _cache_lock:
+        cached = _served.get(library.pk)
+    if cached is not None and cached[0] == relative:
+        return cached[1]
+    index = read_index(relative)
+    with _cache_lock:
+        _served[library.pk] = (relative, index)
+    return index
+
+
+def forget_library(library_id: int) -> None:
+    with _cache_lock:
+        _served.pop(library_id, None)
+
+
+def delete_library_files(*, tenant_id: int, library_id: int) -> None:
+    """Remove every derived file of a library (features, indexes); media go with their rows."""
+    part = _part(tenant_id, library_id)
+    for root in (settings.PSBIR_FEATURE_DIR, settings.PSBIR_INDEX_DIR):
+        shutil.rmtree(Path(root) / part, ignore_errors=True)
+    forget_library(library_id)

@@ -1,0 +1,168 @@
+"""Reads of libraries, photos, jobs, sessions and queries. Every lookup names the tenant.
+
+Sessions, queries and results also name the user: they are a person's own history, so a
+colleague in the same organisation gets the same 404 as a stranger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from django.db.models import Count, Prefetch, Q, QuerySet
+
+from accounts.models import Tenant
+from retrieval import index_store
+from retrieval.models import (
+    ImageLibrary,
+    IndexJob,
+    LibraryImage,
+    SearchResult,
+    SearchSession,
+    SketchQuery,
+)
+
+
+def library_list(*, tenant: Tenant | int) -> QuerySet[ImageLibrary]:
+    # Explicit order: Meta.ordering is not applied to aggregating queries.
+    return (
+        ImageLibrary.objects.for_tenant(tenant)
+        .annotate(
+            image_count=Count("images", distinct=True),
+            indexed_count=Count(
+                "images", filter=Q(images__status=LibraryImage.Status.INDEXED), distinct=True
+            ),
+        )
+        .order_by("name")
+    )
+
+
+def library_get(*, tenant: Tenant | int, pk: Any) -> ImageLibrary:
+    return library_list(tenant=tenant).get_for_tenant_or_404(tenant, pk=pk)
+
+
+def libraries_by_ids(*, tenant: Tenant | int, ids: Sequence[int]) -> list[ImageLibrary]:
+    """The tenant's libraries among ``ids`` (unknown or foreign ids are simply absent)."""
+    return list(ImageLibrary.objects.for_tenant(tenant).filter(pk__in=list(ids)).order_by("name"))
+
+
+def image_list(
+    *, library: ImageLibrary, status: str | None = None, search: str | None = None
+) -> QuerySet[LibraryImage]:
+    images = LibraryImage.objects.for_tenant(library.tenant_id).filter(library=library)
+    if status:
+        images = images.filter(status=status)
+    if search:
+        images = images.filter(
+            Q(original_name__icontains=search)
+            | Q(caption__icontains=search)
+            | Q(category__icontains=search)
+            | Q(subcategory__icontains=search)
+        )
+    return images.order_by("id")
+
+
+def image_get(*, tenant: Tenant | int, pk: Any) -> LibraryImage:
+    return LibraryImage.objects.select_related("library").get_for_tenant_or_404(tenant, pk=pk)
+
+
+def job_list(*, library: ImageLibrary) -> QuerySet[IndexJob]:
+    return IndexJob.objects.for_tenant(library.tenant_id).filter(library=library).order_by("-id")
+
+
+def job_get(*, tenant: Tenant | int, pk: Any) -> IndexJob:
+    return IndexJob.objects.get_for_tenant_or_404(tenant, pk=pk)
+
+
+def session_list(*, user: Any) -> QuerySet[SearchSession]:
+    return (
+        SearchSession.objects.for_tenant(user.tenant_id)
+        .filter(user=user)
+        .annotate(query_count=Count("queries"))
+        .order_by("-updated_at", "-id")
+        .prefetch_related(
+            Prefetch("queries", queryset=SketchQuery.objects.order_by("-id"), to_attr="recent")
+        )
+    )
+
+
+def session_get(*, user: Any, pk: Any) -> SearchSession:
+    return (
+        SearchSession.objects.for_tenant(user.tenant_id)
+        .filter(user=user)
+        .get_for_tenant_or_404(user.tenant_id, pk=pk)
+    )
+
+
+def session_queries(*, session: SearchSession) -> QuerySet[SketchQuery]:
+    return (
+        SketchQuery.objects.for_tenant(session.tenant_id)
+        .filter(session=session)
+        .prefetch_related("libraries", _results_prefetch())
+        .order_by("-id")
+    )
+
+
+def _results_prefetch() -> Prefetch:
+    return Prefetch(
+        "results",
+        queryset=SearchResult.objects.select_related("image").order_by("rank"),
+        to_attr="ordered_results",
+    )
+
+
+def query_get(*, user: Any, pk: Any, with_results: bool = True) -> SketchQuery:
+    queries = SketchQuery.objects.for_tenant(user.tenant_id).filter(user=user)
+    if with_results:
+        queries = queries.select_related("session").prefetch_related(
+            "libraries", _results_prefetch()
+        )
+    return queries.get_for_tenant_or_404(user.tenant_id, pk=pk)
+
+
+# --- general candidates from the served indexes --------------------------------------------
+
+
+def _served(library: ImageLibrary) -> Any:
+    try:
+        return index_store.served_index(library)
+    except FileNotFoundError:
+        # The pointer moved after we read it and the old file is gone: read it again.
+        library.refresh_from_db(fields=["index_file", "model_version", "index_size"])
+        return index_store.served_index(library)
+
+
+def general_candidates(
+    *, libraries: Sequence[ImageLibrary], vector: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest photos over all ``libraries`` as (ids int64, distances float32).
+
+    Each library's index is searched on its own and the answers merged by distance (every
+    index holds vectors of the same model version: the caller checked). Ids whose photo was
+    deleted since the index was written are dropped.
+    """
+    found_ids, found_dist = [], []
+    for library in libraries:
+        index = _served(library)
+        if len(index) == 0:
+            continue
+        distances, ids = index.search(np.asarray(vector, dtype=np.float32), k)
+        distances, ids = np.asarray(distances).reshape(-1), np.asarray(ids).reshape(-1)
+        keep = ids >= 0  # FAISS pads with -1 when an index holds fewer than k vectors
+        found_ids.append(ids[keep].astype(np.int64))
+        found_dist.append(distances[keep].astype(np.float32))
+    if not found_ids:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    ids = np.concatenate(found_ids)
+    distances = np.concatenate(found_dist)
+    order = np.argsort(distances, kind="stable")[:k]
+    ids, distances = ids[order], distances[order]
+    tenant_id = libraries[0].tenant_id
+    alive = set(
+        LibraryImage.objects.for_tenant(tenant_id)
+        .filter(pk__in=ids.tolist(), library__in=[lib.pk for lib in libraries])
+        .values_list("pk", flat=True)
+    )
+    keep = np.array([int(i) in alive for i in ids], dtype=bool)
+    return ids[keep], distances[keep]

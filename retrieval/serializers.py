@@ -1,0 +1,336 @@
+"""API shapes for libraries, photos, jobs, searches and sessions."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from retrieval.models import (
+    ImageLibrary,
+    IndexJob,
+    LibraryImage,
+    SearchResult,
+    SearchSession,
+    SketchQuery,
+)
+from retrieval.services.search import validate_search_settings
+
+MAX_FILES_PER_UPLOAD = 500
+
+
+def media_urls(image_id: int) -> dict[str, str]:
+    """Tenant-checked URLs of a photo, its thumbnail and its edge map."""
+    return {
+        "photo_url": reverse("retrieval:image-photo", kwargs={"pk": image_id}),
+        "thumb_url": reverse("retrieval:image-thumb", kwargs={"pk": image_id}),
+        "edges_url": reverse("retrieval:image-edges", kwargs={"pk": image_id}),
+    }
+
+
+class LibrarySerializer(serializers.ModelSerializer):
+    image_count = serializers.IntegerField(read_only=True, default=0)
+    indexed_count = serializers.IntegerField(read_only=True, default=0)
+
+    class Meta:
+        model = ImageLibrary
+        fields = [
+            "id",
+            "name",
+            "description",
+            "model_version",
+            "index_size",
+            "indexed_at",
+            "image_count",
+            "indexed_count",
+            "created_at",
+        ]
+        read_only_fields = ["model_version", "index_size", "indexed_at", "created_at"]
+        # Uniqueness per tenant is checked by the service (it knows the tenant).
+        validators: list = []
+
+
+class LibraryWriteSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=120)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class ImageSerializer(serializers.ModelSerializer):
+    photo_url = serializers.SerializerMethodField()
+    thumb_url = serializers.SerializerMethodField()
+    edges_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = LibraryImage
+        fields = [
+            "id",
+            "library",
+            "original_name",
+            "caption",
+            "category",
+            "subcategory",
+            "width",
+            "height",
+            "status",
+            "error",
+            "model_version",
+            "created_at",
+            "photo_url",
+            "thumb_url",
+            "edges_url",
+        ]
+        read_only_fields = fields
+
+    def get_photo_url(self, obj: LibraryImage) -> str:
+        return media_urls(obj.pk)["photo_url"]
+
+    def get_thumb_url(self, obj: LibraryImage) -> str:
+        return media_urls(obj.pk)["thumb_url"]
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_edges_url(self, obj: LibraryImage) -> str | None:
+        return media_urls(obj.pk)["edges_url"] if obj.edge_map else None
+
+
+class ImageLabelSerializer(serializers.Serializer):
+    category = serializers.CharField(required=False, allow_blank=True, max_length=120)
+    subcategory = serializers.CharField(required=False, allow_blank=True, max_length=120)
+    caption = serializers.CharField(required=False, allow_blank=True, max_length=300)
+
+
+class ImageUploadSerializer(serializers.Serializer):
+    files = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=True),
+        allow_empty=False,
+        max_length=MAX_FILES_PER_UPLOAD,
+        help_text="One or more photos (multipart, repeat the field).",
+    )
+    category = serializers.CharField(required=False, allow_blank=True, max_length=120)
+    subcategory = serializers.CharField(required=False, allow_blank=True, max_length=120)
+
+
+class ZipUploadSerializer(serializers.Serializer):
+    archive = serializers.FileField(help_text="A .zip of photos (folders inside are fine).")
+    labels = serializers.FileField(
+        required=False, help_text="Optional CSV: file, category, subcategory, caption."
+    )
+
+
+class LabelsUploadSerializer(serializers.Serializer):
+    labels = serializers.FileField(help_text="CSV: file, category, subcategory, caption.")
+
+
+class LabelsOutcomeSerializer(serializers.Serializer):
+    updated = serializers.IntegerField()
+    unmatched = serializers.ListField(child=serializers.CharField())
+    problems = serializers.ListField(child=serializers.CharField())
+
+
+class FailureSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    error = serializers.CharField()
+
+
+class JobSerializer(serializers.ModelSerializer):
+    failures = FailureSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = IndexJob
+        fields = [
+            "id",
+            "library",
+            "kind",
+            "status",
+            "total",
+            "done",
+            "failed",
+            "failures",
+            "message",
+            "model_version",
+            "created_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
+class ImportOutcomeSerializer(serializers.Serializer):
+    job = JobSerializer()
+    added = ImageSerializer(many=True)
+    failures = FailureSerializer(many=True)
+    label_problems = serializers.ListField(child=serializers.CharField())
+
+
+class SearchRequestSerializer(serializers.Serializer):
+    libraries = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        max_length=100,
+        help_text="Library ids to search; all of your organisation's when omitted or empty.",
+    )
+    strokes = serializers.JSONField(
+        required=False,
+        allow_null=True,
+        help_text='Canvas strokes: {"width": W, "height": H, "strokes": [{"points": '
+        '[[x, y], ...], "width": 4, "erase": false}, ...]}',
+    )
+    sketch = serializers.FileField(
+        required=False, help_text="A sketch image (PNG/JPEG), instead of strokes."
+    )
+    top_k = serializers.IntegerField(required=False, help_text="K results, 1..PSBIR_MAX_TOP_K.")
+    personal_weight = serializers.FloatField(
+        required=False, allow_null=True, help_text="w in [0, 1]; your default when omitted."
+    )
+    session = serializers.IntegerField(
+        required=False, allow_null=True, help_text="Add the query to this session of yours."
+    )
+
+    def validate_strokes(self, value: Any) -> Any:
+        # Multipart requests carry the strokes as a JSON string.
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise serializers.ValidationError("Strokes must be JSON.") from None
+        if value is not None and not isinstance(value, dict):
+            raise serializers.ValidationError(
+                "Strokes must be an object with width, height, strokes."
+            )
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        from django.conf import settings
+
+        if attrs.get("strokes") is None and attrs.get("sketch") is None:
+            raise serializers.ValidationError(
+                {"strokes": "Draw a sketch (strokes) or upload a sketch image (sketch)."}
+            )
+        try:
+            top_k, weight = validate_search_settings(
+                top_k=attrs.get("top_k", settings.PSBIR_DEFAULT_TOP_K),
+                personal_weight=attrs.get("personal_weight"),
+            )
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from None
+        attrs["top_k"], attrs["personal_weight"] = top_k, weight
+        return attrs
+
+
+class ResultSerializer(serializers.ModelSerializer):
+    image_id = serializers.IntegerField(read_only=True)
+    library_id = serializers.IntegerField(source="image.library_id", read_only=True)
+    original_name = serializers.CharField(source="image.original_name", read_only=True)
+    caption = serializers.CharField(source="image.caption", read_only=True)
+    category = serializers.CharField(source="image.category", read_only=True)
+    subcategory = serializers.CharField(source="image.subcategory", read_only=True)
+    photo_url = serializers.SerializerMethodField()
+    thumb_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = SearchResult
+        fields = [
+            "id",
+            "rank",
+            "image_id",
+            "library_id",
+            "distance",
+            "general_distance",
+            "personal_distance",
+            "original_name",
+            "caption",
+            "category",
+            "subcategory",
+            "photo_url",
+            "thumb_url",
+        ]
+        read_only_fields = fields
+
+    def get_photo_url(self, obj: SearchResult) -> str:
+        return media_urls(obj.image_id)["photo_url"]
+
+    def get_thumb_url(self, obj: SearchResult) -> str:
+        return media_urls(obj.image_id)["thumb_url"]
+
+
+class QuerySummarySerializer(serializers.ModelSerializer):
+    sketch_url = serializers.SerializerMethodField()
+    libraries = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
+    class Meta:
+        model = SketchQuery
+        fields = [
+            "id",
+            "session",
+            "created_at",
+            "top_k",
+            "personal_weight",
+            "model_version",
+            "personal_head_version",
+            "libraries",
+            "sketch_url",
+        ]
+        read_only_fields = fields
+
+    def get_sketch_url(self, obj: SketchQuery) -> str:
+        return reverse("retrieval:query-sketch", kwargs={"pk": obj.pk})
+
+
+class QueryDetailSerializer(QuerySummarySerializer):
+    results = serializers.SerializerMethodField()
+    strokes = serializers.JSONField(read_only=True)
+
+    class Meta(QuerySummarySerializer.Meta):
+        fields = [*QuerySummarySerializer.Meta.fields, "strokes", "results"]
+        read_only_fields = fields
+
+    @extend_schema_field(ResultSerializer(many=True))
+    def get_results(self, obj: SketchQuery) -> list[dict[str, Any]]:
+        results = getattr(obj, "ordered_results", None)
+        if results is None:
+            results = obj.results.select_related("image").order_by("rank")
+        return ResultSerializer(results, many=True).data
+
+
+class SearchResponseSerializer(QueryDetailSerializer):
+    warnings = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+    class Meta(QueryDetailSerializer.Meta):
+        fields = [*QueryDetailSerializer.Meta.fields, "warnings"]
+        read_only_fields = fields
+
+
+class SessionSerializer(serializers.ModelSerializer):
+    query_count = serializers.IntegerField(read_only=True, default=0)
+    last_sketch_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = SearchSession
+        fields = ["id", "title", "created_at", "updated_at", "query_count", "last_sketch_url"]
+        read_only_fields = ["id", "created_at", "updated_at", "query_count", "last_sketch_url"]
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_last_sketch_url(self, obj: SearchSession) -> str | None:
+        recent = getattr(obj, "recent", None)
+        if recent is None:
+            recent = list(obj.queries.order_by("-id")[:1])
+        return reverse("retrieval:query-sketch", kwargs={"pk": recent[0].pk}) if recent else None
+
+
+class SessionDetailSerializer(SessionSerializer):
+    queries = serializers.SerializerMethodField()
+
+    class Meta(SessionSerializer.Meta):
+        fields = [*SessionSerializer.Meta.fields, "queries"]
+
+    @extend_schema_field(QuerySummarySerializer(many=True))
+    def get_queries(self, obj: SearchSession) -> list[dict[str, Any]]:
+        queries = obj.queries.prefetch_related("libraries").order_by("-id")
+        return QuerySummarySerializer(queries, many=True).data
+
+
+class SessionWriteSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=120, allow_blank=True)

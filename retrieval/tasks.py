@@ -1,0 +1,10 @@
+"""django-q2 task entry points: they take ids and call services (which re-fetch by tenant)."""
+
+from __future__ import annotations
+
+from retrieval.services import indexing
+
+
+def index_job_task(job_id: int, tenant_id: int) -> None:
+    """Index the photos of one :class:`~retrieval.models.IndexJob` (import or re-index)."""
+    indexing.index_job_run(job_id=job_id, tenant_id=tenant_id)

@@ -1,0 +1,348 @@
+/* The sketch search page: toolbar, search request, results grid, lightbox.
+ *
+ * After every rendered result list this dispatches
+ *   window "psbir:results"  detail = {query_id, session_id, results, container}
+ * where each result is the API's result object ({id, image_id, rank, distance, ...}) and
+ * every card in `container` carries data-result-id (SearchResult pk) and data-image-id.
+ * The personalization panel hooks its feedback buttons and w slider onto that event; it may
+ * set window.PSBIR.searchOptions = {personal_weight: 0..1} to send w with the next search.
+ */
+(function () {
+  "use strict";
+
+  var app = document.getElementById("search-app");
+  if (!app) return;
+  var canvasEl = document.getElementById("sketch-canvas");
+  var sketch = new window.SketchCanvas(canvasEl, { width: 512, height: 512 });
+  var form = document.getElementById("search-form");
+  var button = document.getElementById("search-button");
+  var errorBox = document.getElementById("search-error");
+  var warningsBox = document.getElementById("search-warnings");
+  var grid = document.getElementById("results");
+  var summary = document.getElementById("results-summary");
+  var hint = document.getElementById("canvas-hint");
+  var status = document.getElementById("sketch-status");
+  var sessionLabel = document.getElementById("session-label");
+  var newSession = document.getElementById("new-session");
+  var fileInput = document.getElementById("sketch-file");
+  var brush = document.getElementById("brush-size");
+  var brushValue = document.getElementById("brush-size-value");
+  var sessionId = app.dataset.sessionId ? Number(app.dataset.sessionId) : null;
+  var uploadedFile = null;
+  var maxUpload = Number(app.dataset.maxUploadBytes || 0);
+
+  window.PSBIR = window.PSBIR || {};
+  window.PSBIR.sketch = sketch;
+
+  // --- toolbar ----------------------------------------------------------------------------
+  function refreshToolbar() {
+    app.querySelector('[data-action="undo"]').disabled = !sketch.canUndo();
+    app.querySelector('[data-action="redo"]').disabled = !sketch.canRedo();
+    hint.hidden = !sketch.isEmpty() || !!sketch.background;
+  }
+
+  function setTool(tool) {
+    sketch.setTool(tool);
+    app.querySelectorAll("[data-tool]").forEach(function (b) {
+      var on = b.dataset.tool === tool;
+      b.classList.toggle("active", on);
+      b.setAttribute("aria-pressed", on ? "true" : "false");
+    });
+    canvasEl.classList.toggle("erasing", tool === "eraser");
+  }
+
+  app.querySelectorAll("[data-tool]").forEach(function (b) {
+    b.addEventListener("click", function () {
+      setTool(b.dataset.tool);
+    });
+  });
+  app.querySelector('[data-action="undo"]').addEventListener("click", function () {
+    sketch.undo();
+  });
+  app.querySelector('[data-action="redo"]').addEventListener("click", function () {
+    sketch.redo();
+  });
+  app.querySelector('[data-action="clear"]').addEventListener("click", function () {
+    sketch.clear();
+    uploadedFile = null;
+  });
+  brush.addEventListener("input", function () {
+    sketch.setBrush(brush.value);
+    brushValue.textContent = brush.value;
+  });
+  sketch.setBrush(brush.value);
+
+  canvasEl.addEventListener("sketch:change", function () {
+    if (uploadedFile && sketch.strokes.length) {
+      // Drawing replaces an uploaded sketch image: one or the other is searched.
+      uploadedFile = null;
+      sketch.background = null;
+      sketch.render();
+      status.textContent = "Drawing replaced the uploaded image.";
+    }
+    refreshToolbar();
+  });
+
+  document.addEventListener("keydown", function (evt) {
+    var target = evt.target;
+    if (target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA")) return;
+    var mod = evt.ctrlKey || evt.metaKey;
+    if (mod && evt.key.toLowerCase() === "z") {
+      evt.preventDefault();
+      if (evt.shiftKey) sketch.redo();
+      else sketch.undo();
+    } else if (mod && evt.key.toLowerCase() === "y") {
+      evt.preventDefault();
+      sketch.redo();
+    } else if (!mod && evt.key === "p") {
+      setTool("pen");
+    } else if (!mod && evt.key === "e") {
+      setTool("eraser");
+    }
+  });
+
+  fileInput.addEventListener("change", function () {
+    var file = fileInput.files && fileInput.files[0];
+    fileInput.value = "";
+    if (!file) return;
+    if (maxUpload && file.size > maxUpload) {
+      showError("That image is too large to upload.");
+      return;
+    }
+    var img = new Image();
+    img.onload = function () {
+      sketch.setBackground(img);
+      uploadedFile = file;
+      status.textContent = "Searching with the uploaded image " + file.name + ".";
+    };
+    img.onerror = function () {
+      showError("That file could not be shown as an image.");
+    };
+    img.src = URL.createObjectURL(file);
+  });
+
+  // --- session ----------------------------------------------------------------------------
+  function setSession(id) {
+    sessionId = id;
+    newSession.hidden = !id;
+    if (id) {
+      var href = app.dataset.sessionUrlTemplate.replace(/0\/$/, id + "/");
+      sessionLabel.innerHTML = "";
+      sessionLabel.appendChild(document.createTextNode("Session "));
+      var link = document.createElement("a");
+      link.href = href;
+      link.textContent = "#" + id;
+      sessionLabel.appendChild(link);
+      var url = new URL(window.location.href);
+      url.searchParams.set("session", String(id));
+      url.searchParams.delete("from");
+      window.history.replaceState(null, "", url.toString());
+    } else {
+      sessionLabel.textContent = "A new session starts with your next search.";
+      window.history.replaceState(null, "", app.dataset.searchPageUrl);
+    }
+  }
+  newSession.addEventListener("click", function () {
+    setSession(null);
+    sketch.clear();
+    renderResults(null);
+  });
+
+  // --- search -----------------------------------------------------------------------------
+  function showError(message) {
+    errorBox.textContent = message;
+    errorBox.hidden = !message;
+  }
+
+  function errorText(err) {
+    var data = err && err.data;
+    if (data && data.errors && typeof data.errors === "object") {
+      var parts = [];
+      Object.keys(data.errors).forEach(function (key) {
+        var value = data.errors[key];
+        parts.push(Array.isArray(value) ? value.join(" ") : String(value));
+      });
+      if (parts.length) return parts.join(" ");
+    }
+    if (err && err.status === 429) return "Too many searches at once; wait a moment.";
+    return (err && err.message) || "The search failed.";
+  }
+
+  function chosenLibraries() {
+    return Array.prototype.map.call(
+      form.querySelectorAll('input[name="libraries"]:checked'),
+      function (box) {
+        return Number(box.value);
+      }
+    );
+  }
+
+  function requestBody() {
+    var topK = Number(form.querySelector("#top-k").value);
+    var extra = (window.PSBIR && window.PSBIR.searchOptions) || {};
+    var fields = { libraries: chosenLibraries(), top_k: topK };
+    if (sessionId) fields.session = sessionId;
+    if (typeof extra.personal_weight === "number") fields.personal_weight = extra.personal_weight;
+    if (uploadedFile && sketch.strokes.length === 0) {
+      var data = new FormData();
+      Object.keys(fields).forEach(function (key) {
+        if (Array.isArray(fields[key])) {
+          fields[key].forEach(function (v) {
+            data.append(key, String(v));
+          });
+        } else {
+          data.append(key, String(fields[key]));
+        }
+      });
+      data.append("sketch", uploadedFile);
+      return { body: data };
+    }
+    fields.strokes = sketch.toPayload();
+    return { json: fields };
+  }
+
+  form.addEventListener("submit", function (evt) {
+    evt.preventDefault();
+    showError("");
+    var topK = Number(form.querySelector("#top-k").value);
+    var maxK = Number(form.querySelector("#top-k").max);
+    if (!(topK >= 1 && topK <= maxK && Math.floor(topK) === topK)) {
+      showError("K must be a whole number from 1 to " + maxK + ".");
+      return;
+    }
+    if (sketch.isEmpty() && !uploadedFile) {
+      showError("Draw something first (or upload a sketch image).");
+      return;
+    }
+    if (!form.querySelector('input[name="libraries"]:checked')) {
+      showError("Choose at least one library.");
+      return;
+    }
+    var request = requestBody();
+    button.disabled = true;
+    button.textContent = "Searching…";
+    summary.textContent = "Searching…";
+    window.PSBIR.api(app.dataset.searchUrl, {
+      method: "POST",
+      json: request.json,
+      body: request.body,
+    })
+      .then(function (data) {
+        setSession(data.session);
+        renderResults(data);
+      })
+      .catch(function (err) {
+        showError(errorText(err));
+        summary.textContent = "No results.";
+      })
+      .finally(function () {
+        button.disabled = false;
+        button.textContent = "Search";
+      });
+  });
+
+  // --- results ----------------------------------------------------------------------------
+  function card(result) {
+    var fig = document.createElement("figure");
+    fig.className = "result-card";
+    fig.dataset.resultId = String(result.id);
+    fig.dataset.imageId = String(result.image_id);
+    fig.dataset.rank = String(result.rank);
+    var link = document.createElement("a");
+    link.className = "result-open";
+    link.href = result.photo_url;
+    link.target = "_blank";
+    link.rel = "noopener";
+    var img = document.createElement("img");
+    img.src = result.thumb_url;
+    img.loading = "lazy";
+    img.alt = result.caption || result.original_name || "photo " + result.image_id;
+    link.appendChild(img);
+    fig.appendChild(link);
+    var cap = document.createElement("figcaption");
+    var rank = document.createElement("span");
+    rank.className = "rank";
+    rank.textContent = "#" + result.rank;
+    var dist = document.createElement("span");
+    dist.className = "distance";
+    dist.title = "Distance (smaller is closer)";
+    dist.textContent = Number(result.distance).toFixed(3);
+    var name = document.createElement("span");
+    name.className = "name";
+    name.textContent = result.caption || result.original_name || "";
+    cap.appendChild(rank);
+    cap.appendChild(dist);
+    cap.appendChild(name);
+    fig.appendChild(cap);
+    link.addEventListener("click", function (evt) {
+      if (evt.ctrlKey || evt.metaKey || evt.shiftKey || evt.button === 1) return;
+      evt.preventDefault();
+      openLightbox(result);
+    });
+    return fig;
+  }
+
+  function renderResults(data) {
+    grid.innerHTML = "";
+    warningsBox.innerHTML = "";
+    warningsBox.hidden = true;
+    if (!data) {
+      summary.textContent = "Draw a sketch and press Search.";
+      return;
+    }
+    (data.warnings || []).forEach(function (w) {
+      var li = document.createElement("li");
+      li.textContent = w;
+      warningsBox.appendChild(li);
+      warningsBox.hidden = false;
+    });
+    var results = data.results || [];
+    results.forEach(function (r) {
+      grid.appendChild(card(r));
+    });
+    var w = data.personal_head_version ? " · personalized (w = " + data.personal_weight + ")" : "";
+    summary.textContent = results.length
+      ? results.length + " result(s), closest first" + w + "."
+      : "No photo matched: are the chosen libraries indexed?";
+    grid.dataset.queryId = String(data.id);
+    window.dispatchEvent(
+      new CustomEvent("psbir:results", {
+        detail: { query_id: data.id, session_id: data.session, results: results, container: grid },
+      })
+    );
+  }
+
+  // --- lightbox ---------------------------------------------------------------------------
+  var lightbox = document.getElementById("lightbox");
+  function openLightbox(result) {
+    document.getElementById("lightbox-img").src = result.photo_url;
+    document.getElementById("lightbox-img").alt = result.caption || "";
+    document.getElementById("lightbox-caption").textContent =
+      (result.caption || result.original_name || "") +
+      (result.category ? " · " + result.category : "") +
+      " · distance " +
+      Number(result.distance).toFixed(3);
+    document.getElementById("lightbox-open").href = result.photo_url;
+    if (typeof lightbox.showModal === "function") lightbox.showModal();
+    else window.open(result.photo_url, "_blank", "noopener");
+  }
+  lightbox.addEventListener("click", function (evt) {
+    if (evt.target === lightbox) lightbox.close();
+  });
+
+  // --- redraw an earlier query ------------------------------------------------------------
+  if (app.dataset.redrawQueryId) {
+    var url = app.dataset.queryUrlTemplate.replace(/0\/$/, app.dataset.redrawQueryId + "/");
+    window.PSBIR.api(url)
+      .then(function (query) {
+        if (query.strokes) {
+          sketch.loadPayload(query.strokes);
+          status.textContent = "Loaded the sketch of query #" + query.id + ": change it and search again.";
+        }
+      })
+      .catch(function () {
+        status.textContent = "That earlier sketch could not be loaded.";
+      });
+  }
+  refreshToolbar();
+})();

@@ -1,0 +1,173 @@
+"""Pages: search canvas, sessions, library admin forms, and the import command."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.urls import reverse
+
+from retrieval.models import ImageLibrary, IndexJob, LibraryImage
+from tests.retrieval.fakes import circle_strokes, shape_png
+
+pytestmark = pytest.mark.django_db
+
+
+def test_search_page_has_the_canvas_tools_and_libraries(client_a, indexed_library):
+    page = client_a.get(reverse("retrieval:search"))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'id="sketch-canvas"' in html
+    for tool in (
+        'data-tool="pen"',
+        'data-tool="eraser"',
+        'id="brush-size"',
+        'data-action="undo"',
+        'data-action="redo"',
+        'data-action="clear"',
+        'id="sketch-file"',
+        'id="top-k"',
+    ):
+        assert tool in html, tool
+    assert f'value="{indexed_library.pk}"' in html and "Shapes" in html
+    assert "js/sketch-canvas.js" in html and "js/search.js" in html
+
+
+def test_search_page_renders_without_the_personalization_panel(client_a, settings, tmp_path):
+    # The include is optional: a missing template renders nothing instead of failing.
+    assert client_a.get(reverse("retrieval:search")).status_code == 200
+    panel = tmp_path / "templates" / "personalization"
+    panel.mkdir(parents=True)
+    (panel / "_search_panel.html").write_text('<div id="w-panel">w for {{ user.username }}</div>')
+    settings.TEMPLATES = [
+        {**settings.TEMPLATES[0], "DIRS": [tmp_path / "templates", *settings.TEMPLATES[0]["DIRS"]]}
+    ]
+    html = client_a.get(reverse("retrieval:search")).content.decode()
+    assert '<div id="w-panel">w for alpha-member</div>' in html
+
+
+def test_session_pages_list_and_show_results_with_ids(
+    client_a, client_b, api_client_a, indexed_library, fake_engine
+):
+    data = api_client_a.post(
+        "/api/search/", {"strokes": circle_strokes(), "top_k": 3}, format="json"
+    ).json()
+    listing = client_a.get(reverse("retrieval:sessions")).content.decode()
+    assert f"Session #{data['session']}" in listing
+    detail = client_a.get(
+        reverse("retrieval:session-detail", args=[data["session"]])
+    ).content.decode()
+    for result in data["results"]:
+        assert f'data-result-id="{result["id"]}" data-image-id="{result["image_id"]}"' in detail
+    assert f"?session={data['session']}&amp;from={data['id']}" in detail  # redraw link
+    assert 'id="session-results"' in detail  # the psbir:results payload for session.js
+    assert (
+        client_b.get(reverse("retrieval:session-detail", args=[data["session"]])).status_code == 404
+    )
+    redraw = client_a.get(
+        reverse("retrieval:search"), {"session": data["session"], "from": data["id"]}
+    )
+    assert f'data-redraw-query-id="{data["id"]}"' in redraw.content.decode()
+
+
+def test_library_pages_are_for_admins(client_a, client_admin_a, indexed_library):
+    for url in (
+        reverse("retrieval:libraries"),
+        reverse("retrieval:library-detail", args=[indexed_library.pk]),
+    ):
+        assert client_a.get(url).status_code == 403
+        assert client_admin_a.get(url).status_code == 200
+    image = LibraryImage.objects.filter(library=indexed_library).first()
+    page = client_admin_a.get(reverse("retrieval:image-detail", args=[image.pk])).content.decode()
+    assert reverse("retrieval:image-edges", args=[image.pk]) in page
+
+
+def test_admin_creates_a_library_and_uploads_with_a_broken_file(
+    client_admin_a, tenant_a, fake_engine, q_sync, run_on_commit
+):
+    response = client_admin_a.post(
+        reverse("retrieval:libraries"), {"name": "Fruit", "description": ""}
+    )
+    library = ImageLibrary.objects.get(tenant=tenant_a, name="Fruit")
+    assert response["Location"] == reverse("retrieval:library-detail", args=[library.pk])
+    files = [
+        SimpleUploadedFile("round.png", shape_png("circle"), "image/png"),
+        SimpleUploadedFile("oops.png", b"not an image at all", "image/png"),
+    ]
+    with run_on_commit():  # the indexing task runs (synchronously) when the upload commits
+        client_admin_a.post(
+            reverse("retrieval:library-upload", args=[library.pk]), {"files": files}
+        )
+    html = client_admin_a.get(
+        reverse("retrieval:library-detail", args=[library.pk])
+    ).content.decode()
+    assert "1 photo(s) added" in html
+    assert "1 file(s) refused" in html and "oops.png" in html
+    job = IndexJob.objects.get(library=library)
+    assert job.status == IndexJob.Status.DONE and job.failed == 1
+    assert f'data-job-id="{job.pk}"' in html and "1 / 2" not in html and "2 / 2" in html
+
+
+def test_duplicate_library_name_is_a_form_error(client_admin_a, make_library, tenant_a):
+    make_library(tenant_a, name="Birds")
+    response = client_admin_a.post(reverse("retrieval:libraries"), {"name": "birds"})
+    assert response.status_code == 200 and "already has a library" in response.content.decode()
+
+
+def test_page_zip_upload_reports_unsafe_entries(
+    client_admin_a, make_library, tenant_a, fake_engine
+):
+    import zipfile
+
+    library = make_library(tenant_a)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("ok.png", shape_png("circle"))
+        archive.writestr("../../x.png", shape_png("square"))
+    archive_file = SimpleUploadedFile("p.zip", buffer.getvalue(), "application/zip")
+    response = client_admin_a.post(
+        reverse("retrieval:library-upload-zip", args=[library.pk]),
+        {"archive": archive_file},
+        follow=True,
+    )
+    html = response.content.decode()
+    assert "1 photo(s) added" in html and "outside the archive" in html
+
+
+def test_import_images_command_with_labels_and_a_bad_file(tenant_a, fake_engine, tmp_path, capsys):
+    folder = tmp_path / "photos"
+    (folder / "round").mkdir(parents=True)
+    (folder / "round" / "moon.png").write_bytes(shape_png("circle"))
+    (folder / "box.jpg").write_bytes(shape_png("square", fmt="JPEG"))
+    (folder / "broken.png").write_bytes(b"\x89PNG garbage")
+    (folder / "notes.txt").write_text("ignored: not an image extension")
+    labels = tmp_path / "labels.csv"
+    with labels.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["file", "caption", "category", "subcategory"])
+        writer.writerow(["moon.png", "The moon", "round", "moon"])
+
+    call_command(
+        "import_images", str(folder), tenant=tenant_a.slug, library="Sky", labels=str(labels)
+    )
+    out, err = capsys.readouterr()
+    library = ImageLibrary.objects.get(tenant=tenant_a, name="Sky")
+    assert library.index_size == 2
+    moon = LibraryImage.objects.get(library=library, original_name="round/moon.png")
+    assert (moon.caption, moon.category, moon.subcategory) == ("The moon", "round", "moon")
+    assert "refused broken.png" in err
+    assert re.search(r"Job #\d+ done: 2 of 3 photo\(s\) added, 1 refused", out)
+    assert "Adding photos" in err and "Indexing" in err  # the tqdm bars (on stderr)
+
+
+def test_import_images_command_errors(tenant_a, tmp_path):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="No organisation"):
+        call_command("import_images", str(tmp_path), tenant="nope", library="x")
+    with pytest.raises(CommandError, match="No photos"):
+        call_command("import_images", str(tmp_path), tenant=tenant_a.slug, library="x")
