@@ -1,0 +1,230 @@
+/* Personalization in the browser: the w slider, training state, "train now", and feedback.
+ *
+ * Works on any page holding an element with [data-personalization] (the search page's panel,
+ * the dashboard). It relies on app.js (window.PSBIR.api / toast, and the websocket events
+ * "psbir:personal_training", "psbir:personal_model_ready", "psbir:personal_head_changed")
+ * and, on the search page, on search.js's "psbir:results" event
+ * ({query_id, results, container}; cards carry data-result-id / data-image-id).
+ *
+ * w: moving the slider sets window.PSBIR.searchOptions.personal_weight (sent with the next
+ * search) and, after a short pause, stores it as the user's w through the API.
+ */
+(function () {
+  "use strict";
+
+  var root = document.querySelector("[data-personalization]");
+  if (!root || !window.PSBIR) return;
+  var api = window.PSBIR.api;
+  var toast = window.PSBIR.toast;
+  var SAVE_DELAY_MS = 400;
+  var STATE_LABELS = { queued: "Queued", training: "Training", ready: "Ready", failed: "Failed" };
+
+  function detailUrl(template, id) {
+    return template.replace(/0\/$/, String(id) + "/");
+  }
+
+  // --- w ----------------------------------------------------------------------------------
+  var slider = document.querySelector("[data-pz-weight]");
+  var sliderValue = document.querySelector("[data-pz-weight-value]");
+  var saveTimer = null;
+
+  function showWeight(value) {
+    if (sliderValue) sliderValue.textContent = Number(value).toFixed(2);
+  }
+
+  function useWeight(value) {
+    window.PSBIR.searchOptions = Object.assign({}, window.PSBIR.searchOptions || {}, {
+      personal_weight: Number(value),
+    });
+  }
+
+  if (slider) {
+    var settingsUrl = slider.dataset.settingsUrl || root.dataset.settingsUrl;
+    showWeight(slider.value);
+    useWeight(slider.value);
+    slider.addEventListener("input", function () {
+      showWeight(slider.value);
+      useWeight(slider.value);
+      window.clearTimeout(saveTimer);
+      saveTimer = window.setTimeout(function () {
+        api(settingsUrl, { method: "PATCH", json: { personal_weight: Number(slider.value) } }).catch(
+          function (err) {
+            toast("Could not save w: " + err.message, "error");
+          }
+        );
+      }, SAVE_DELAY_MS);
+    });
+  }
+
+  // --- training state ---------------------------------------------------------------------
+  function setTraining(job) {
+    var box = root.querySelector("[data-pz-training]");
+    if (!box || !job) return;
+    box.dataset.state = job.state;
+    box.dataset.jobId = String(job.job_id || job.id || "");
+    var badge = box.querySelector("[data-pz-state]");
+    if (badge) {
+      badge.textContent = STATE_LABELS[job.state] || job.state;
+      badge.className =
+        "badge " + (job.state === "ready" ? "success" : job.state === "failed" ? "error" : "info");
+    }
+    var message = box.querySelector("[data-pz-message]");
+    if (message) message.textContent = job.message || "";
+    var bar = box.querySelector("[data-pz-progress]");
+    if (bar) {
+      bar.value = job.progress || 0;
+      bar.textContent = (job.progress || 0) + "%";
+      bar.hidden = !(job.state === "queued" || job.state === "training");
+    }
+    var train = root.querySelector("[data-pz-train]");
+    if (train) train.disabled = job.state === "queued" || job.state === "training";
+  }
+
+  function setActive(version) {
+    var active = root.querySelector("[data-pz-active]");
+    if (active) active.textContent = version ? "your model v" + version : "the general model";
+  }
+
+  function refreshStatus() {
+    if (!root.dataset.statusUrl) return Promise.resolve();
+    return api(root.dataset.statusUrl)
+      .then(function (status) {
+        setActive(status.active_version);
+        var fresh = root.querySelector("[data-pz-new]");
+        if (fresh) fresh.textContent = String(status.new_feedback_sketches);
+        if (status.job) setTraining(status.job);
+      })
+      .catch(function () {
+        /* the panel keeps what it shows; the next event refreshes it */
+      });
+  }
+
+  window.addEventListener("psbir:personal_training", function (e) {
+    setTraining(e.detail);
+  });
+  window.addEventListener("psbir:personal_model_ready", function (e) {
+    setActive(e.detail.version);
+    refreshStatus();
+    // The dashboard lists the models: show the new one once the toast had a moment.
+    if (root.hasAttribute("data-dashboard")) {
+      window.setTimeout(function () {
+        window.location.reload();
+      }, 1500);
+    }
+  });
+  window.addEventListener("psbir:personal_head_changed", function (e) {
+    setActive(e.detail.version);
+  });
+
+  var trainButton = root.querySelector("[data-pz-train]");
+  if (trainButton) {
+    trainButton.addEventListener("click", function () {
+      trainButton.disabled = true;
+      api(root.dataset.trainingUrl, { method: "POST" })
+        .then(function (job) {
+          setTraining({
+            job_id: job.id,
+            state: job.state,
+            progress: job.progress,
+            message: job.message,
+          });
+          toast("Training " + (job.state === "queued" ? "queued" : job.state) + ".", "success");
+        })
+        .catch(function (err) {
+          trainButton.disabled = false;
+          var text = err.status === 429 ? "You asked for training often; try again later." : err.message;
+          toast(text, "error");
+        });
+    });
+  }
+
+  // --- feedback on search results ---------------------------------------------------------
+  var feedbackUrl = root.dataset.feedbackUrl;
+  var feedbackDetailUrl = root.dataset.feedbackDetailUrl;
+  var noneButton = root.querySelector("[data-pz-none]");
+  var current = { queryId: null, container: null };
+
+  function applyFeedback(rows) {
+    var byResult = {};
+    var none = null;
+    (rows || []).forEach(function (row) {
+      if (row.kind === "none") none = row;
+      else byResult[row.result] = row;
+    });
+    if (current.container) {
+      current.container.querySelectorAll("[data-result-id]").forEach(function (card) {
+        var row = byResult[card.dataset.resultId];
+        var button = card.querySelector("[data-pz-mark]");
+        if (!button) return;
+        button.setAttribute("aria-pressed", row ? "true" : "false");
+        button.dataset.feedbackId = row ? String(row.id) : "";
+        button.textContent = row ? "✓ Meant" : "✓ I meant this";
+        card.classList.toggle("pz-marked", Boolean(row));
+      });
+    }
+    if (noneButton) {
+      noneButton.setAttribute("aria-pressed", none ? "true" : "false");
+      noneButton.dataset.feedbackId = none ? String(none.id) : "";
+      noneButton.textContent = none ? "None of these (marked)" : "None of these";
+    }
+  }
+
+  function loadFeedback() {
+    return api(feedbackUrl + "?query_id=" + encodeURIComponent(current.queryId)).then(applyFeedback);
+  }
+
+  function send(body) {
+    return api(feedbackUrl, { method: "POST", json: Object.assign({ query_id: current.queryId }, body) })
+      .then(applyFeedback)
+      .then(refreshStatus)
+      .catch(function (err) {
+        toast("Feedback not saved: " + err.message, "error");
+      });
+  }
+
+  function withdraw(feedbackId) {
+    return api(detailUrl(feedbackDetailUrl, feedbackId), { method: "DELETE" })
+      .then(loadFeedback)
+      .then(refreshStatus)
+      .catch(function (err) {
+        toast("Could not withdraw: " + err.message, "error");
+      });
+  }
+
+  function markButton(card) {
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "btn secondary small pz-mark";
+    button.dataset.pzMark = "1";
+    button.setAttribute("aria-pressed", "false");
+    button.textContent = "✓ I meant this";
+    button.addEventListener("click", function (evt) {
+      evt.preventDefault();
+      evt.stopPropagation();
+      if (button.dataset.feedbackId) withdraw(button.dataset.feedbackId);
+      else send({ result_ids: [Number(card.dataset.resultId)] });
+    });
+    return button;
+  }
+
+  if (feedbackUrl) {
+    window.addEventListener("psbir:results", function (e) {
+      var detail = e.detail || {};
+      current.queryId = detail.query_id;
+      current.container = detail.container || null;
+      if (!current.queryId || !current.container) return;
+      current.container.querySelectorAll("[data-result-id]").forEach(function (card) {
+        if (!card.querySelector("[data-pz-mark]")) card.appendChild(markButton(card));
+      });
+      if (noneButton) noneButton.disabled = !(detail.results && detail.results.length);
+      loadFeedback().catch(function () {});
+    });
+    if (noneButton) {
+      noneButton.addEventListener("click", function () {
+        if (!current.queryId) return;
+        if (noneButton.dataset.feedbackId) withdraw(noneButton.dataset.feedbackId);
+        else send({ none_of_these: true });
+      });
+    }
+  }
+})();

@@ -1,0 +1,157 @@
+"""Building personalization test data without the real engine.
+
+A library's photos get synthetic conv5 maps (personalization.engine.synthetic) stored in a
+real FeatureStore where retrieval looks for them; a query stores a sketch's conv5 map and
+ranked results, as retrieval's search service does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import count
+from typing import Any
+
+import numpy as np
+
+from personalization import head_files
+from personalization.engine.synthetic import SyntheticLibrary
+from personalization.models import Feedback, PersonalHead
+from retrieval import index_store
+from retrieval.models import ImageLibrary, LibraryImage, SearchResult, SearchSession, SketchQuery
+
+MODEL_VERSION = "g1-test0001"
+_n = count(1)
+
+
+def make_library(tenant: Any, *, name: str | None = None, version: str = MODEL_VERSION):
+    return ImageLibrary.objects.create(
+        tenant=tenant, name=name or f"{tenant.slug} library {next(_n)}", model_version=version
+    )
+
+
+def add_images(
+    library: ImageLibrary,
+    maps: np.ndarray,
+    labels: Sequence[tuple[str, str]],
+    *,
+    store_features: bool = True,
+) -> list[LibraryImage]:
+    """Indexed photos with ``labels`` (category, subcategory) and conv5 ``maps``."""
+    images = [
+        LibraryImage.objects.create(
+            tenant_id=library.tenant_id,
+            library=library,
+            photo=f"p/{next(_n)}.png",
+            original_name=f"{library.tenant.slug}-photo-{next(_n)}",
+            category=category,
+            subcategory=subcategory,
+            status=LibraryImage.Status.INDEXED,
+            model_version=library.model_version,
+        )
+        for category, subcategory in labels
+    ]
+    if store_features:
+        store = index_store.feature_store(library, library.model_version)
+        store.put(np.array([im.pk for im in images], dtype=np.int64), maps.astype(np.float16))
+    return images
+
+
+def synthetic_library(
+    tenant: Any, lib: SyntheticLibrary, *, labelled: bool = True
+) -> tuple[ImageLibrary, list[LibraryImage]]:
+    """A library holding every photo of ``lib``, labelled parent-<p> / sub-<s>."""
+    library = make_library(tenant)
+    labels = [
+        (f"parent-{p}", f"sub-{s}") if labelled else ("", "")
+        for p, s in zip(lib.parent_of, lib.sub_of, strict=True)
+    ]
+    images = add_images(library, lib.photo_maps(np.arange(lib.size)), labels)
+    return library, images
+
+
+def make_query(
+    user: Any,
+    libraries: Sequence[ImageLibrary],
+    sketch_map: np.ndarray | None,
+    ranked_images: Sequence[LibraryImage],
+    *,
+    version: str = MODEL_VERSION,
+) -> tuple[SketchQuery, list[SearchResult]]:
+    session = SearchSession.objects.create(tenant_id=user.tenant_id, user=user)
+    query = SketchQuery.objects.create(
+        tenant_id=user.tenant_id,
+        session=session,
+        user=user,
+        features=None if sketch_map is None else np.asarray(sketch_map, np.float16).tobytes(),
+        model_version=version,
+    )
+    query.libraries.set(libraries)
+    results = [
+        SearchResult.objects.create(
+            tenant_id=user.tenant_id,
+            query=query,
+            image=image,
+            rank=rank,
+            distance=float(rank),
+            general_distance=float(rank),
+        )
+        for rank, image in enumerate(ranked_images, start=1)
+    ]
+    return query, results
+
+
+def mark(user: Any, result: SearchResult) -> Feedback:
+    return Feedback.objects.create(
+        tenant_id=user.tenant_id,
+        user=user,
+        query=result.query,
+        result=result,
+        kind=Feedback.Kind.MATCH,
+    )
+
+
+def make_head(
+    user: Any,
+    *,
+    version: int | None = None,
+    active: bool = True,
+    status: str = PersonalHead.Status.READY,
+    head: Any = None,
+    model_version: str = MODEL_VERSION,
+) -> PersonalHead:
+    """A head row; with ``head`` (a Conv6Head) its file is written too."""
+    if version is None:
+        version = (
+            PersonalHead.objects.filter(user=user)
+            .order_by("-version")
+            .values_list("version", flat=True)
+            .first()
+            or 0
+        ) + 1
+    row = PersonalHead.objects.create(
+        tenant_id=user.tenant_id,
+        user=user,
+        version=version,
+        status=status,
+        is_active=active,
+        model_version=model_version,
+        loss_curve=[5.0, 3.0, 2.0],
+    )
+    if head is not None:
+        row.file_path = head_files.relative_path(
+            tenant_id=user.tenant_id, user_id=user.pk, version=version
+        )
+        head_files.save(head, relative=row.file_path, metadata={"test": True})
+        row.save(update_fields=["file_path"])
+    return row
+
+
+def write_general_index(library: ImageLibrary, images: Sequence[LibraryImage], vectors) -> None:
+    """Serve ``vectors`` (general descriptors of ``images``) as the library's FAISS index."""
+    from retrieval.engine.index import VectorIndex
+
+    index = VectorIndex()
+    index.add(np.array([im.pk for im in images], dtype=np.int64), np.asarray(vectors, np.float32))
+    library.index_file = index_store.write_index(index, library, library.model_version)
+    library.index_size = len(images)
+    library.save(update_fields=["index_file", "index_size"])

@@ -1,0 +1,134 @@
+"""static/js/personalization.js in a real browser (Debian chromium), on the real panel markup.
+
+The panel is rendered by Django; Playwright serves it with app.js, a fake WebSocket and a
+fake API (request routing), and the test plays the search page's "psbir:results" event.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.test import RequestFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db]
+
+JS = Path(settings.BASE_DIR) / "static" / "js"
+FAKE_SOCKET = """
+window.WebSocket = class { constructor() { window.__socket = this; } send() {} close() {} };
+window.WebSocket.OPEN = 1;
+"""
+CARDS = """
+<div id="results">
+  <figure class="result-card" data-result-id="11" data-image-id="101"></figure>
+  <figure class="result-card" data-result-id="12" data-image-id="102"></figure>
+</div>
+"""
+
+
+def _panel(user) -> str:
+    request = RequestFactory().get("/search/")
+    request.user = user
+    return render_to_string("personalization/_search_panel.html", {"user": user}, request=request)
+
+
+def test_panel_marks_results_sets_w_and_follows_training(member_a, monkeypatch):
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
+    panel = _panel(member_a)
+    page_html = (
+        '<!doctype html><html><head><meta name="csrf-token" content="tok"></head>'
+        f'<body data-events="on"><div id="toasts"></div>{CARDS}{panel}'
+        f"<script>{FAKE_SOCKET}</script><script>{(JS / 'app.js').read_text()}</script>"
+        f"<script>{(JS / 'personalization.js').read_text()}</script></body></html>"
+    )
+    calls: list[tuple[str, str, str | None]] = []
+
+    def handle(route):
+        request = route.request
+        path = request.url.split("psbir.test", 1)[1]
+        calls.append((request.method, path, request.post_data))
+        if path == "/":
+            return route.fulfill(status=200, content_type="text/html", body=page_html)
+        body: object = {}
+        if path.startswith("/api/personalization/feedback/") and request.method == "POST":
+            sent = json.loads(request.post_data)
+            body = (
+                [{"id": 90, "kind": "none", "result": None}]
+                if sent.get("none_of_these")
+                else [{"id": 99, "kind": "match", "result": sent["result_ids"][0]}]
+            )
+        elif path.startswith("/api/personalization/feedback/"):
+            body = []
+        elif path == "/api/personalization/training/":
+            body = {"id": 5, "state": "queued", "progress": 0, "message": "Waiting"}
+        elif path == "/api/personalization/status/":
+            body = {"active_version": None, "new_feedback_sketches": 1, "job": None}
+        return route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright runs an event loop
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page()
+        page.clock.install()
+        page.route("**/*", handle)
+        page.goto("http://psbir.test/")
+
+        # The stored w (site default 0.5) is what the next search sends.
+        assert page.evaluate("PSBIR.searchOptions.personal_weight") == 0.5
+
+        # Results arrive: every card gets a mark button; marking one posts feedback.
+        page.evaluate(
+            "window.dispatchEvent(new CustomEvent('psbir:results', {detail: {query_id: 7,"
+            " results: [{id: 11}, {id: 12}], container: document.getElementById('results')}}))"
+        )
+        buttons = page.locator("[data-result-id] [data-pz-mark]")
+        assert buttons.count() == 2
+        buttons.nth(0).click()
+        page.wait_for_function(
+            "document.querySelector('[data-result-id=\"11\"]').classList.contains('pz-marked')"
+        )
+        posted = [c for c in calls if c[0] == "POST" and "feedback" in c[1]]
+        assert json.loads(posted[0][2]) == {"query_id": 7, "result_ids": [11]}
+        assert buttons.nth(0).get_attribute("aria-pressed") == "true"
+        assert buttons.nth(1).get_attribute("aria-pressed") == "false"
+
+        # "None of these" is a mark on the query, and clears the photo marks shown.
+        page.locator("[data-pz-none]").click()
+        page.wait_for_function(
+            "document.querySelector('[data-pz-none]').getAttribute('aria-pressed') === 'true'"
+        )
+        assert buttons.nth(0).get_attribute("aria-pressed") == "false"
+
+        # Moving the slider: used at once, stored after a pause.
+        page.locator("[data-pz-weight]").fill("0.8")
+        assert page.evaluate("PSBIR.searchOptions.personal_weight") == 0.8
+        page.clock.fast_forward(1000)
+        page.wait_for_function("1")
+        patches = [c for c in calls if c[0] == "PATCH"]
+        assert patches and json.loads(patches[-1][2]) == {"personal_weight": 0.8}
+
+        # Train now, then the worker's progress over the socket.
+        page.locator("[data-pz-train]").click()
+        page.wait_for_function("document.querySelector('[data-pz-state]').textContent === 'Queued'")
+        page.evaluate(
+            "__socket.onmessage({data: JSON.stringify({event: 'personal_training', job_id: 5,"
+            " state: 'training', progress: 45, message: 'Round 9 of 20'})})"
+        )
+        assert page.locator("[data-pz-state]").inner_text() == "Training"
+        assert page.locator("[data-pz-progress]").get_attribute("value") == "45"
+        assert page.locator("[data-pz-message]").inner_text() == "Round 9 of 20"
+        page.evaluate(
+            "__socket.onmessage({data: JSON.stringify({event: 'personal_model_ready',"
+            " version: 3, message: 'Your personalized model is ready'})})"
+        )
+        assert page.locator("[data-pz-active]").inner_text() == "your model v3"
+        assert "Your personalized model is ready" in page.locator("#toasts").inner_text()
+        browser.close()
