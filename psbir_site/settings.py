@@ -229,7 +229,8 @@ PSBIR_PERSONAL_HEAD_DIR = Path(
 PSBIR_DEFAULT_TOP_K = 20
 PSBIR_MAX_TOP_K = 200
 # Photo -> edge map method: "hed" (the paper's III.B with HED in place of gPb) or "canny".
-PSBIR_EDGE_METHOD = os.environ.get("PSBIR_EDGE_METHOD", "hed")
+# Empty: the method the shipped general head was trained with (its checkpoint metadata).
+PSBIR_EDGE_METHOD = os.environ.get("PSBIR_EDGE_METHOD", "")
 PSBIR_INDEX_BATCH_SIZE = int(os.environ.get("PSBIR_INDEX_BATCH_SIZE", "16"))
 PSBIR_MAX_ZIP_FILES = int(os.environ.get("PSBIR_MAX_ZIP_FILES", "5000"))
 PSBIR_MAX_ZIP_UNCOMPRESSED_BYTES = int(

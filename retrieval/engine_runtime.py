@@ -22,12 +22,16 @@ _lock = threading.Lock()
 def build_engine() -> Engine:
     """A new engine from ``PSBIR_MODEL_DIR``, ``PSBIR_DEVICE`` and ``PSBIR_EDGE_METHOD``."""
     # Imported here so that Django start-up (migrations, admin commands) never imports torch.
+    from retrieval.engine.heads import DEFAULT_HEAD_PATH, head_metadata
     from retrieval.engine.pipeline import Engine, EngineConfig
 
+    # Photos must become edge maps the way the general head saw them in training, so the
+    # head's own record decides unless an operator overrides it.
+    edge_method = settings.PSBIR_EDGE_METHOD or head_metadata(DEFAULT_HEAD_PATH).get(
+        "edge_method", "hed"
+    )
     config = EngineConfig(
-        model_dir=settings.PSBIR_MODEL_DIR,
-        device=settings.PSBIR_DEVICE,
-        edge_method=getattr(settings, "PSBIR_EDGE_METHOD", "hed"),
+        model_dir=settings.PSBIR_MODEL_DIR, device=settings.PSBIR_DEVICE, edge_method=edge_method
     )
     return Engine(config)
 

@@ -1,0 +1,228 @@
+"""Category-level retrieval figures of a conv6 head on any folder dataset (issue 9).
+
+    python -m retrieval.engine.evaluate --data DIR [--checkpoint PATH] [--queries all|test]
+        [--json PATH] [--holdout-categories N --split seen|unseen] [--per-category K]
+
+Every query sketch of DIR ranks photos of DIR by Euclidean distance between 512-d vectors
+(exact search, as the product's index does by default); a photo is relevant when it has the
+sketch's category. Vectors come from the product's own path (:class:`.pipeline.Engine`):
+the same sketch preprocessing, the same photo edge method (by default the one the head was
+trained with, from its metadata), conv1-5 maps rounded to float16 (as the product stores
+them) and the head. conv5 maps are cached under ``--cache-dir`` and shared with training.
+
+Which queries and which gallery:
+- no holdout: ``--queries all`` every sketch, ``--queries test`` the seeded 7:3 test
+  sketches of every category; the gallery is every photo;
+- ``--holdout-categories N --split seen``: the sketches (``test``: the test sketches) of the
+  categories *not* held out, against the whole gallery (every photo, held-out ones too);
+- ``--split unseen``: the sketches of the N held-out categories against their photos only
+  (chance = 1/N).
+``--per-category K`` evaluates the first K photos and K sketches of every category in the
+cache's seeded order (a subset for a CPU that cannot embed everything).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .data import SketchPhotoDataset
+from .featurize import dataset_features
+from .general_training.cache import DEFAULT_CACHE_DIR, balanced_subset
+from .general_training.splits import holdout_categories, test_sketch_paths
+from .heads import DEFAULT_HEAD_PATH, head_metadata
+from .metrics import relevance_matrix, summarize
+from .pipeline import Engine, EngineConfig
+from .weights import default_model_dir
+
+DEFAULT_EDGE_METHOD = "hed"  # the product's default when a head does not say
+
+
+def rank_summary(
+    query_vectors: np.ndarray,
+    query_labels: np.ndarray,
+    gallery_vectors: np.ndarray,
+    gallery_labels: np.ndarray,
+) -> dict[str, float | int]:
+    """mAP, P@10, P@20 and chance of each query against the whole gallery (Euclidean)."""
+    q = np.asarray(query_vectors, np.float64)
+    g = np.asarray(gallery_vectors, np.float64)
+    d2 = (q**2).sum(1)[:, None] + (g**2).sum(1)[None, :] - 2.0 * q @ g.T
+    ranked = np.argsort(d2, axis=1, kind="stable")
+    relevance = relevance_matrix(ranked, np.asarray(query_labels), np.asarray(gallery_labels))
+    out = summarize(relevance)
+    out["chance"] = float(relevance.sum(1).mean() / max(len(g), 1)) if len(q) else 0.0
+    return out
+
+
+def select(
+    dataset: SketchPhotoDataset,
+    *,
+    queries: str,
+    holdout: int,
+    split: str,
+    seed: int,
+    full: SketchPhotoDataset | None = None,
+) -> tuple[list[int], list[int]]:
+    """(query sketch indices, gallery photo indices) for the options (see module doc).
+
+    ``full`` is the whole folder when ``dataset`` is a subset: splits are drawn on it.
+    """
+    full = full or dataset
+    if queries not in ("all", "test"):
+        raise ValueError("queries must be 'all' or 'test'")
+    sketch_idx = list(range(len(dataset.sketches)))
+    if queries == "test":
+        test_paths = test_sketch_paths(full, seed=seed)
+        sketch_idx = [i for i in sketch_idx if dataset.sketches[i].relpath in test_paths]
+    photo_idx = list(range(len(dataset.photos)))
+    if holdout:
+        held = set(holdout_categories(full.categories, holdout, seed=seed))
+        if split == "seen":
+            sketch_idx = [i for i in sketch_idx if dataset.sketches[i].category not in held]
+        elif split == "unseen":
+            sketch_idx = [i for i in sketch_idx if dataset.sketches[i].category in held]
+            photo_idx = [i for i in photo_idx if dataset.photos[i].category in held]
+        else:
+            raise ValueError("split must be 'seen' or 'unseen'")
+    return sketch_idx, photo_idx
+
+
+def evaluate(
+    *,
+    data: Path,
+    checkpoint: Path = DEFAULT_HEAD_PATH,
+    queries: str = "all",
+    holdout: int = 0,
+    split: str = "seen",
+    seed: int = 0,
+    per_category: int | None = None,
+    edge_method: str | None = None,
+    model_dir: Path | None = None,
+    cache_dir: Path = DEFAULT_CACHE_DIR,
+    device: str = "auto",
+    progress: bool = True,
+    engine: Engine | None = None,
+) -> dict[str, Any]:
+    """The JSON summary (``map``, ``p_at_10``, ``p_at_20``, ``queries``, ``photos``, ...)."""
+    started = time.monotonic()
+    checkpoint = Path(checkpoint)
+    metadata = head_metadata(checkpoint)
+    edge_method = edge_method or metadata.get("edge_method") or DEFAULT_EDGE_METHOD
+    if engine is None:
+        engine = Engine(
+            EngineConfig(
+                model_dir=Path(model_dir or default_model_dir()),
+                head_path=checkpoint,
+                device=device,
+                edge_method=edge_method,
+            )
+        )
+    full = SketchPhotoDataset.scan(data)
+    dataset = balanced_subset(full, per_category, seed=seed)
+    sketch_idx, photo_idx = select(
+        dataset, queries=queries, holdout=holdout, split=split, seed=seed, full=full
+    )
+    if not sketch_idx or not photo_idx:
+        raise ValueError("no query sketch or no gallery photo for these options")
+    part = SketchPhotoDataset(
+        root=dataset.root,
+        photos=[dataset.photos[i] for i in photo_idx],
+        sketches=[dataset.sketches[i] for i in sketch_idx],
+        categories=list(dataset.categories),
+    )
+    photo_feats, sketch_feats = dataset_features(
+        part, engine.extractor, cache_dir, progress=progress
+    )
+    # The product stores float16 conv5 maps and embeds from them; so do we.
+    photo_vecs = engine.head_vectors(photo_feats.astype(np.float16))
+    sketch_vecs = engine.head_vectors(sketch_feats.astype(np.float16))
+    summary = rank_summary(
+        sketch_vecs,
+        np.array([s.category for s in part.sketches], dtype=object),
+        photo_vecs,
+        np.array([p.category for p in part.photos], dtype=object),
+    )
+    categories = sorted({s.category for s in part.sketches})
+    return {
+        **summary,
+        "photos": len(part.photos),
+        "categories": len(categories),
+        "seconds": round(time.monotonic() - started, 2),
+        "model": {
+            "checkpoint": str(checkpoint),
+            "model_version": engine.model_version,
+            "edge_method": edge_method,
+            "recipe": metadata.get("recipe"),
+            "trained_on": metadata.get("trained_on"),
+        },
+        "data": str(data),
+        "query_set": queries,
+        "split": split if holdout else None,
+        "holdout_categories": holdout,
+        "per_category": per_category,
+        "seed": seed,
+    }
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m retrieval.engine.evaluate",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--data", type=Path, required=True, help="folder with photo/ and sketch/")
+    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_HEAD_PATH)
+    parser.add_argument("--queries", choices=("all", "test"), default="all")
+    parser.add_argument("--json", type=Path, default=None, help="also write the JSON here")
+    parser.add_argument("--holdout-categories", type=int, default=0)
+    parser.add_argument("--split", choices=("seen", "unseen"), default="seen")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--per-category", type=int, default=None)
+    parser.add_argument("--edge-method", choices=("hed", "canny"), default=None)
+    parser.add_argument("--model-dir", type=Path, default=None)
+    parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--no-progress", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    torch.set_num_threads(args.threads)
+    try:
+        result = evaluate(
+            data=args.data,
+            checkpoint=args.checkpoint,
+            queries=args.queries,
+            holdout=args.holdout_categories,
+            split=args.split,
+            seed=args.seed,
+            per_category=args.per_category,
+            edge_method=args.edge_method,
+            model_dir=args.model_dir,
+            cache_dir=args.cache_dir,
+            device=args.device,
+            progress=not args.no_progress,
+        )
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    text = json.dumps(result, indent=2, sort_keys=True)
+    print(text)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""The evaluate CLI: JSON fields, query/gallery selection, and mAP on known rankings."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from retrieval.engine import evaluate as evaluate_mod
+from retrieval.engine.data import SketchPhotoDataset
+from retrieval.engine.evaluate import rank_summary, select
+from retrieval.engine.heads import bootstrap_conv6_head, load_conv6_head, save_conv6_head
+from retrieval.engine.pipeline import head_vectors
+
+from .general_fakes import SHAPES, FakeExtractor, make_dataset
+
+REQUIRED = ("map", "p_at_10", "p_at_20", "queries", "photos", "categories", "seconds", "model")
+
+
+class FakeEngine:
+    """The product Engine's evaluation surface over the fast stand-in extractor."""
+
+    def __init__(self, config) -> None:
+        self.config = config
+        self.extractor = FakeExtractor()
+        self.head = load_conv6_head(config.head_path)
+        self.model_version = "fake-model"
+
+    def head_vectors(self, features):
+        return head_vectors(features, self.head)
+
+
+@pytest.fixture(scope="module")
+def shapes_dir(tmp_path_factory):
+    return make_dataset(tmp_path_factory.mktemp("shapes"), photos=5, sketches_per_photo=2)
+
+
+@pytest.fixture()
+def checkpoint(tmp_path):
+    path = tmp_path / "head.pt"
+    save_conv6_head(bootstrap_conv6_head(), path, metadata={"edge_method": "canny"})
+    return path
+
+
+@pytest.fixture(autouse=True)
+def fake_engine(monkeypatch):
+    monkeypatch.setattr(evaluate_mod, "Engine", FakeEngine)
+
+
+def _run(capsys, *argv):
+    assert evaluate_mod.main([*argv, "--no-progress"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_json_fields_all_queries(tmp_path, shapes_dir, checkpoint, capsys):
+    out = tmp_path / "r.json"
+    argv = ["--data", str(shapes_dir), "--checkpoint", str(checkpoint), "--json", str(out)]
+    result = _run(capsys, *argv, "--cache-dir", str(tmp_path / "c"))
+    assert set(REQUIRED) <= set(result)
+    assert json.loads(out.read_text()) == result
+    assert result["queries"] == 10 * len(SHAPES)
+    assert result["photos"] == 5 * len(SHAPES)
+    assert result["categories"] == len(SHAPES)
+    assert result["model"]["edge_method"] == "canny"
+    assert result["chance"] == pytest.approx(1 / len(SHAPES))
+    assert 0.0 <= result["map"] <= 1.0 and 0.0 <= result["p_at_10"] <= 1.0
+
+
+def test_test_queries_and_unseen_split(tmp_path, shapes_dir, checkpoint, capsys):
+    base = ["--data", str(shapes_dir), "--checkpoint", str(checkpoint)]
+    base += ["--cache-dir", str(tmp_path / "c")]
+    test = _run(capsys, *base, "--queries", "test")
+    assert test["queries"] == 3 * len(SHAPES)  # round(0.3 * 10) per category
+    unseen = _run(capsys, *base, "--holdout-categories", "2", "--split", "unseen")
+    assert unseen["categories"] == 2 and unseen["photos"] == 10 and unseen["queries"] == 20
+    assert unseen["chance"] == pytest.approx(0.5)
+    seen = _run(capsys, *base, "--holdout-categories", "2", "--split", "seen", "--queries", "test")
+    assert seen["categories"] == 2 and seen["photos"] == 20 and seen["queries"] == 6
+
+
+def test_missing_folder_is_an_error(tmp_path, checkpoint, capsys):
+    argv = ["--data", str(tmp_path / "nope"), "--checkpoint", str(checkpoint)]
+    assert evaluate_mod.main(argv) == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_select_any_category_names(shapes_dir):
+    dataset = SketchPhotoDataset.scan(shapes_dir)
+    q, g = select(dataset, queries="all", holdout=0, split="seen", seed=0)
+    assert len(q) == len(dataset.sketches) and len(g) == len(dataset.photos)
+
+
+def _labels(n_classes: int, per: int) -> np.ndarray:
+    return np.repeat(np.arange(n_classes), per)
+
+
+def test_perfect_ranking_gives_map_one():
+    gallery_labels = _labels(10, 25)
+    query_labels = _labels(10, 3)
+    onehot = np.eye(10, dtype=np.float32)
+    result = rank_summary(
+        onehot[query_labels], query_labels, onehot[gallery_labels], gallery_labels
+    )
+    assert result["map"] == pytest.approx(1.0)
+    assert result["p_at_10"] == pytest.approx(1.0) and result["p_at_20"] == pytest.approx(1.0)
+
+
+def test_reversed_ranking_is_worse_than_chance_and_random_is_near_chance():
+    gallery_labels = _labels(10, 25)
+    query_labels = _labels(10, 5)
+    onehot = np.eye(10, dtype=np.float32)
+    # Queries sit far from their own class: every relevant photo ranks last.
+    worst = rank_summary(
+        -onehot[query_labels], query_labels, onehot[gallery_labels], gallery_labels
+    )
+    assert worst["p_at_20"] == 0.0 and worst["map"] < 0.1
+    rng = np.random.default_rng(0)
+    random = rank_summary(
+        rng.normal(size=(2000, 16)),
+        rng.integers(0, 10, 2000),
+        rng.normal(size=(250, 16)),
+        gallery_labels,
+    )
+    assert random["chance"] == pytest.approx(0.1)
+    assert 0.08 < random["map"] < 0.16
+    assert 0.06 < random["p_at_10"] < 0.14

@@ -1,0 +1,127 @@
+"""train_general end to end on tiny synthetic shapes (conv1-5 replaced by a fast stand-in)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from retrieval.engine import train_general
+from retrieval.engine.data import SketchPhotoDataset
+from retrieval.engine.general_training.splits import holdout_categories, make_splits
+from retrieval.engine.heads import head_metadata, load_conv6_head
+
+from .general_fakes import FakeExtractor, make_dataset
+
+
+@pytest.fixture(scope="module")
+def shapes_dir(tmp_path_factory):
+    return make_dataset(tmp_path_factory.mktemp("shapes"), photos=3, sketches_per_photo=2)
+
+
+def _args(tmp_path, shapes_dir, *extra: str):
+    return train_general.build_parser().parse_args(
+        [
+            "--data", str(shapes_dir),
+            "--out", str(tmp_path / "head.pt"),
+            "--cache-dir", str(tmp_path / "cache"),
+            "--holdout-categories", "1",
+            "--val-categories", "1",
+            "--epochs", "2",
+            "--batch-size", "8",
+            "--no-progress",
+            *extra,
+        ]
+    )  # fmt: skip
+
+
+def test_trains_and_writes_a_loadable_head(tmp_path, shapes_dir):
+    meta = train_general.run(_args(tmp_path, shapes_dir), extractor=FakeExtractor())
+    head = load_conv6_head(tmp_path / "head.pt")
+    assert head(torch.zeros(1, 512, 8, 8)).shape == (1, 512)
+    saved = head_metadata(tmp_path / "head.pt")
+    assert saved["edge_method"] == "canny"
+    trained = saved["trained_on"]
+    held, val = trained["holdout_categories"], trained["val_categories"]
+    assert len(held) == 1 and len(val) == 1 and held != val
+    assert not set(held + val) & set(trained["categories"])
+    assert len(meta["history"]) == 2
+    assert all(0.0 <= row["val_map"] <= 1.0 for row in meta["history"])
+    assert train_general.state_path(tmp_path / "head.pt").is_file()
+
+
+def test_interrupted_run_resumes_to_the_same_head(tmp_path, shapes_dir, monkeypatch, capsys):
+    reference_dir = tmp_path / "ref"
+    reference_dir.mkdir()
+    train_general.run(_args(reference_dir, shapes_dir), extractor=FakeExtractor())
+    reference = load_conv6_head(reference_dir / "head.pt").state_dict()
+
+    real_train_head = train_general.train_head
+
+    def interrupted(*args, on_epoch, **kwargs):
+        def stop_after_first(epoch, head, state):
+            on_epoch(epoch, head, state)
+            raise KeyboardInterrupt
+
+        return real_train_head(*args, on_epoch=stop_after_first, **kwargs)
+
+    monkeypatch.setattr(train_general, "train_head", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train_general.run(_args(tmp_path, shapes_dir), extractor=FakeExtractor())
+    assert not (tmp_path / "head.pt").exists()
+    monkeypatch.setattr(train_general, "train_head", real_train_head)
+
+    extractor = FakeExtractor()
+    meta = train_general.run(_args(tmp_path, shapes_dir), extractor=extractor)
+    assert "resuming after epoch 1" in capsys.readouterr().err
+    assert extractor.calls == 0  # every conv5 map came from the cache
+    assert [row["epoch"] for row in meta["history"]] == [1, 2]
+    resumed = load_conv6_head(tmp_path / "head.pt").state_dict()
+    for key, value in reference.items():
+        torch.testing.assert_close(resumed[key], value)
+
+
+def test_paper_recipe_runs(tmp_path, shapes_dir):
+    args = _args(tmp_path, shapes_dir, "--recipe", "paper", "--epochs", "1")
+    meta = train_general.run(args, extractor=FakeExtractor())
+    assert meta["recipe"]["recipe"] == "paper"
+    assert np.isfinite(meta["history"][0]["loss"])
+
+
+def test_main_prints_json(tmp_path, shapes_dir, monkeypatch, capsys):
+    monkeypatch.setattr(train_general, "FeatureExtractor", lambda **_: FakeExtractor())
+    argv = ["--data", str(shapes_dir), "--out", str(tmp_path / "h.pt"), "--epochs", "1"]
+    argv += ["--cache-dir", str(tmp_path / "c"), "--holdout-categories", "1", "--no-progress"]
+    assert train_general.main(argv) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["out"].endswith("h.pt")
+
+
+def test_splits_keep_test_sketches_and_holdout_apart(shapes_dir):
+    dataset = SketchPhotoDataset.scan(shapes_dir)
+    splits = make_splits(dataset, holdout=1, seed=3)
+    assert not set(splits.train_sketches) & set(splits.test_sketches)
+    held = set(splits.unseen)
+    for i in splits.train_sketches + splits.test_sketches:
+        assert dataset.sketches[i].category not in held
+    assert all(dataset.sketches[i].category in held for i in splits.unseen_sketches)
+    assert all(dataset.photos[i].category not in held for i in splits.seen_photos)
+    # 6 sketches per category: round(1.8) = 2 test sketches each.
+    assert len(splits.test_sketches) == 2 * len(splits.seen)
+    # The split of a category does not depend on which other categories the folder holds.
+    alone = make_splits(dataset.restrict([splits.seen[0]]), holdout=0, seed=3)
+    names = {dataset.sketches[i].relpath for i in splits.test_sketches}
+    assert {
+        alone_s.relpath
+        for alone_s in (dataset.restrict([splits.seen[0]]).sketches[i] for i in alone.test_sketches)
+    } <= names
+
+
+def test_holdout_is_seeded_and_sized():
+    cats = [f"c{i:03d}" for i in range(100)]
+    a = holdout_categories(cats, 20, seed=0)
+    assert a == holdout_categories(list(reversed(cats)), 20, seed=0)
+    assert len(set(a)) == 20 and a != holdout_categories(cats, 20, seed=1)
+    with pytest.raises(ValueError):
+        holdout_categories(cats, 100)
