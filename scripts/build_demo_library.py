@@ -8,6 +8,8 @@ skips tiny/icon-like images, flattens transparency onto white and resizes to MAX
 from __future__ import annotations
 
 import csv
+import hashlib
+import io
 import re
 import sys
 from pathlib import Path
@@ -61,6 +63,7 @@ def main() -> int:
     images_dir = TARGET / "images"
     images_dir.mkdir(parents=True, exist_ok=True)
     rows = []
+    seen: set[str] = set()  # the package holds some images twice under different names
     for folder, category in CATEGORIES.items():
         taken = 0
         for path in sorted((SOURCE / folder).glob("*.png")):
@@ -69,8 +72,14 @@ def main() -> int:
             flat = flatten(path)
             if flat is None:
                 continue
+            encoded = io.BytesIO()
+            flat.save(encoded, "JPEG", quality=85, optimize=True)
+            digest = hashlib.sha256(encoded.getvalue()).hexdigest()
+            if digest in seen:
+                continue
+            seen.add(digest)
             name = f"{category}-{taken + 1:02d}.jpg"
-            flat.save(images_dir / name, "JPEG", quality=85, optimize=True)
+            (images_dir / name).write_bytes(encoded.getvalue())
             rows.append(
                 {
                     "file": name,
