@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--categories", type=int, default=None, help="first N categories only")
     parser.add_argument("--per-category", type=int, default=None, help="at most N photos/sketches")
     parser.add_argument("--test-fraction", type=float, default=0.3)
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     parser.add_argument("--no-progress", action="store_true")
     return parser
 
@@ -69,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     started = time.monotonic()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     dataset = SketchPhotoDataset.scan(args.data)
     if args.categories:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 import torch
 
 from retrieval.engine.encoder import Conv6Head, SketchEncoder, binary_maps_to_tensor
@@ -37,6 +38,7 @@ def _retrieval(head, sketch_feats, sketch_labels, photo_feats, photo_labels) -> 
     return summarize(relevance_matrix(ranked, sketch_labels, photo_labels), ks=(5,))
 
 
+@pytest.mark.slow
 def test_training_conv6_on_cached_conv5_retrieves_shapes(backbone_state):
     rng = np.random.default_rng(0)
     sketches, photos, s_labels, p_labels = [], [], [], []

@@ -125,3 +125,28 @@ def test_resolve_device():
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="no CUDA"):
             resolve_device("cuda")
+
+
+def test_full_training_loop_with_a_frozen_backbone_moves_only_conv6():
+    torch.manual_seed(0)
+    encoder = SketchEncoder()
+    rng = np.random.default_rng(0)
+    maps = [np.where(rng.random((256, 256)) < 0.03, 0, 255).astype(np.uint8) for _ in range(4)]
+    conv1 = encoder.features[0].weight.detach().clone()
+    conv6 = encoder.head.conv6_3.weight.detach().clone()
+    history = training.train_encoder_on_maps(
+        encoder,
+        maps[:2],
+        maps[2:],
+        [0, 1],
+        [0, 1],
+        freeze_backbone=True,
+        epochs=1,
+        batch_size=2,
+        pairs_per_epoch=2,
+        lr=1e-3,
+        progress=False,
+    )
+    assert len(history) == 1 and np.isfinite(history[0])
+    assert torch.equal(encoder.features[0].weight, conv1)
+    assert not torch.equal(encoder.head.conv6_3.weight, conv6)
