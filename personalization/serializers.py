@@ -16,10 +16,17 @@ class FeedbackSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+# Ids are 64-bit: a larger one cannot exist, and SQLite overflows on it inside ``pk__in`` (500).
+MAX_ID = 2**63 - 1
+
+
 class FeedbackCreateSerializer(serializers.Serializer):
-    query_id = serializers.IntegerField(min_value=1)
+    query_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     result_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, default=list, max_length=200
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        required=False,
+        default=list,
+        max_length=200,
     )
     none_of_these = serializers.BooleanField(required=False, default=False)
 

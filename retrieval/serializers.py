@@ -22,6 +22,9 @@ from retrieval.models import (
 from retrieval.services.search import validate_search_settings
 
 MAX_FILES_PER_UPLOAD = 500
+# Ids are 64-bit (BigAutoField): a larger id cannot exist, and SQLite raises OverflowError
+# (a 500) on it inside ``pk__in``, so it is refused as input instead.
+MAX_ID = 2**63 - 1
 
 
 def media_urls(image_id: int) -> dict[str, str]:
@@ -165,9 +168,18 @@ class ImportOutcomeSerializer(serializers.Serializer):
     label_problems = serializers.ListField(child=serializers.CharField())
 
 
+class StrictFloatField(serializers.FloatField):
+    """A float that refuses booleans (DRF would read true as 1.0, i.e. w = 1)."""
+
+    def to_internal_value(self, data: object) -> float:
+        if isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class SearchRequestSerializer(serializers.Serializer):
     libraries = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
         required=False,
         max_length=100,
         help_text="Library ids to search; all of your organisation's when omitted or empty.",
@@ -182,7 +194,7 @@ class SearchRequestSerializer(serializers.Serializer):
         required=False, help_text="A sketch image (PNG/JPEG), instead of strokes."
     )
     top_k = serializers.IntegerField(required=False, help_text="K results, 1..PSBIR_MAX_TOP_K.")
-    personal_weight = serializers.FloatField(
+    personal_weight = StrictFloatField(
         required=False, allow_null=True, help_text="w in [0, 1]; your default when omitted."
     )
     session = serializers.IntegerField(

@@ -132,19 +132,38 @@ def _claim(job_id: int, tenant_id: int) -> TrainingJob | None:
         .filter(pk=job_id)
         .first()
     )
-    if job is None or job.state != TrainingJob.State.QUEUED:
+    if job is None:
+        return None
+    if job.state == TrainingJob.State.TRAINING and _redelivered(job):
+        # The worker that claimed it died (SIGKILL, OOM, machine lost): django-q2 re-sends
+        # a task only after ``retry`` seconds, longer than the task ``timeout``, so the first
+        # attempt is gone. Train again from the start into the same, never-published head.
+        head = job.head
+        head.loss_curve = []
+        head.save(update_fields=["loss_curve"])
+    elif job.state != TrainingJob.State.QUEUED:
         return None  # gone, or another delivery of the same task got it first
-    head = PersonalHead.objects.create(
-        tenant_id=tenant_id,
-        user=job.user,
-        version=selectors.next_head_version(user=job.user),
-        status=PersonalHead.Status.TRAINING,
-    )
+    else:
+        head = PersonalHead.objects.create(
+            tenant_id=tenant_id,
+            user=job.user,
+            version=selectors.next_head_version(user=job.user),
+            status=PersonalHead.Status.TRAINING,
+        )
     job.state, job.head, job.progress = TrainingJob.State.TRAINING, head, 1
     job.started_at, job.message = timezone.now(), "Collecting your feedback"
     job.save(update_fields=["state", "head", "progress", "started_at", "message"])
     _publish_state(job)
     return job
+
+
+def _redelivered(job: TrainingJob) -> bool:
+    """A claimed job whose head is unfinished and whose start is older than the task timeout."""
+    head = job.head
+    if head is None or head.status != PersonalHead.Status.TRAINING or job.started_at is None:
+        return False
+    timeout = timedelta(seconds=int(settings.Q_CLUSTER.get("timeout", 1800)))
+    return timezone.now() - job.started_at >= timeout
 
 
 def training_run(*, job_id: int, tenant_id: int) -> TrainingJob | None:

@@ -1,0 +1,13 @@
+"""Fixtures of the hardening tests: the retrieval tests' fake engine and libraries, reused.
+
+Re-exported (not copied) so a change there is a change here: retrieval_dirs (autouse),
+fake_engine, make_library, indexed_library, run_on_commit.
+"""
+
+from tests.retrieval.conftest import (  # noqa: F401
+    fake_engine,
+    indexed_library,
+    make_library,
+    retrieval_dirs,
+    run_on_commit,
+)

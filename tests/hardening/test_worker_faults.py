@@ -1,0 +1,280 @@
+"""Faults: a real django-q2 worker killed with SIGKILL mid-job, and a disk that fills up.
+
+Each kill test: the job is caught half-way, the whole worker process group is SIGKILLed (no
+clean-up code runs), the previous index / head keeps serving and no partial file is used,
+then a fresh worker picks the task up again (django-q2's ORM broker re-delivers a task whose
+worker vanished after ``retry`` seconds) and the job completes.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from personalization import head_files, ranking, selectors
+from personalization.models import PersonalHead, TrainingJob
+from personalization.services import training
+from retrieval import index_store
+from retrieval.models import IndexJob, LibraryImage
+from retrieval.services import indexing
+from tests.processes import REPO, child_env, wait_until
+from tests.retrieval.fakes import circle_strokes
+
+# Short task timeout and re-delivery delay so a killed task comes back within the test. The
+# gap between them is what tells a re-delivery after a death from a duplicate (see
+# training._redelivered); it must also cover a slow start on a loaded machine.
+FAULT_ENV = {
+    "DJANGO_SETTINGS_MODULE": "tests.hardening.worker_settings",
+    "PSBIR_TASK_TIMEOUT": "20",
+    "PSBIR_TASK_RETRY": "32",
+    "PSBIR_DEVICE": "cpu",
+    "OMP_NUM_THREADS": "1",
+    "PSBIR_FEEDBACK_THRESHOLD": "100000",  # the schedule must not queue jobs of its own
+}
+
+
+@contextmanager
+def killable_worker(**extra_env: str) -> Iterator[subprocess.Popen]:
+    """``manage.py qcluster`` in its own process group, so one signal reaches every process
+    it forks (sentinel, pusher, workers); SIGKILLed on exit if still alive."""
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "manage.py"), "qcluster"],
+        cwd=REPO,
+        env=child_env(**{**FAULT_ENV, **extra_env}),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        yield process
+    finally:
+        kill_group(process)
+
+
+def kill_group(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=20)
+    else:  # the leader is gone; its forks may not be
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def _log(process: subprocess.Popen) -> str:
+    kill_group(process)
+    return (process.stdout.read() if process.stdout else "")[-4000:]
+
+
+def _search_ids(client: Any) -> list[int]:
+    response = client.post("/api/search/", {"strokes": circle_strokes(), "top_k": 5}, format="json")
+    assert response.status_code == 201, response.content[:300]
+    return [r["image_id"] for r in response.json()["results"]]
+
+
+def _faiss_files(library: Any) -> list[Path]:
+    folder = Path(index_store.index_path(library.index_file)).parent
+    return sorted(folder.glob("*.faiss"))
+
+
+# --- indexing ----------------------------------------------------------------------------
+
+
+@pytest.mark.worker
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+@pytest.mark.django_db(transaction=True)
+def test_worker_killed_mid_reindex_old_index_serves_then_job_completes(
+    indexed_library, fake_engine, api_client_a
+):
+    library = indexed_library
+    old_file, total = library.index_file, library.index_size
+    served_before = _search_ids(api_client_a)
+    job = indexing.library_reindex(library=library)  # committed: the task is in the queue
+
+    def half_done() -> bool:
+        row = IndexJob.objects.get(pk=job.pk)
+        return row.status == IndexJob.Status.RUNNING and 2 <= row.done < row.total
+
+    # The worker runs a new model version, so the re-index must embed every photo again
+    # (as after a model upgrade) while the old version's index keeps serving.
+    new_model = {"PSBIR_FAKE_MODEL_VERSION": "fake-2"}
+    with killable_worker(
+        PSBIR_INDEX_BATCH_SIZE="1", PSBIR_FAKE_ENGINE_DELAY="0.4", **new_model
+    ) as worker:
+        caught = wait_until(half_done, timeout=60, interval=0.1)
+        if not caught:
+            pytest.fail(f"the job was never seen half-way; worker log:\n{_log(worker)}")
+        kill_group(worker)
+    killed_at = time.monotonic()
+
+    row = IndexJob.objects.get(pk=job.pk)
+    assert row.status == IndexJob.Status.RUNNING and row.done < row.total
+    assert row.model_version == "fake-2"
+    library.refresh_from_db()
+    assert library.model_version == fake_engine.model_version == "fake-1"
+    # The pointer did not move; the served file is the complete old one; nothing new is used.
+    assert library.index_file == old_file and library.index_size == total
+    assert _faiss_files(library) == [index_store.index_path(old_file)]
+    index_store.forget_library(library.pk)  # read it from disk again, as a fresh web process
+    assert _search_ids(api_client_a) == served_before
+
+    with killable_worker(
+        PSBIR_INDEX_BATCH_SIZE="4", PSBIR_FAKE_ENGINE_DELAY="0", **new_model
+    ) as worker:
+        finished = wait_until(
+            lambda: (
+                IndexJob.objects.get(pk=job.pk).status
+                in (IndexJob.Status.DONE, IndexJob.Status.FAILED)
+            ),
+            timeout=100,
+            interval=0.25,
+        )
+        if not finished:
+            pytest.fail(f"no worker finished the job again; its log:\n{_log(worker)}")
+    recovered_in = time.monotonic() - killed_at
+
+    row = IndexJob.objects.get(pk=job.pk)
+    assert row.status == IndexJob.Status.DONE, row.message
+    assert (row.total, row.done, row.failed) == (total, total, 0)
+    library.refresh_from_db()
+    assert library.index_file != old_file and library.index_size == total
+    assert library.model_version == "fake-2"
+    assert not index_store.index_path(old_file).exists()  # the old file went with the swap
+    assert _faiss_files(library) == [index_store.index_path(library.index_file)]
+    ids = index_store.read_index(library.index_file).ids()
+    assert sorted(ids) == sorted(
+        LibraryImage.objects.filter(library=library).values_list("pk", flat=True)
+    )
+    fake_engine.model_version = "fake-2"  # this web process upgraded too
+    assert _search_ids(api_client_a) == served_before  # same network, same photos, same order
+    print(f"re-index job completed {recovered_in:.1f} s after the kill")  # noqa: T201
+
+
+# --- disk full ---------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_disk_full_while_writing_an_index_keeps_the_old_one_and_fails_the_job(
+    indexed_library, fake_engine, api_client_a, monkeypatch
+):
+    from retrieval.engine import checkpoints
+
+    library = indexed_library
+    old_file = library.index_file
+    served_before = _search_ids(api_client_a)
+    job = indexing.library_reindex(library=library, enqueue=False)
+    real_fsync = os.fsync
+
+    def full_disk(fd: int) -> None:
+        # The bytes are in the temp file already; the device refuses to keep them.
+        real_fsync(fd)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(checkpoints.os, "fsync", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        indexing.index_job_run(job_id=job.pk, tenant_id=library.tenant_id)
+    monkeypatch.setattr(checkpoints.os, "fsync", real_fsync)
+
+    row = IndexJob.objects.get(pk=job.pk)
+    assert row.status == IndexJob.Status.FAILED
+    assert "No space left on device" in row.message and row.finished_at is not None
+    library.refresh_from_db()
+    assert library.index_file == old_file
+    folder = index_store.index_path(old_file).parent
+    assert sorted(p.name for p in folder.iterdir()) == [Path(old_file).name]  # no temp left
+    index_store.forget_library(library.pk)
+    assert _search_ids(api_client_a) == served_before
+    # Space is back: the next re-index succeeds and swaps.
+    again = indexing.library_reindex(library=library, enqueue=False)
+    assert indexing.index_job_run(job_id=again.pk, tenant_id=library.tenant_id).status == "done"
+    library.refresh_from_db()
+    assert library.index_file != old_file
+
+
+# --- training ----------------------------------------------------------------------------
+
+
+@pytest.mark.worker
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+@pytest.mark.django_db(transaction=True)
+def test_worker_killed_mid_training_previous_head_serves_then_job_completes(member_a):
+    from personalization.engine.synthetic import general_head
+    from tests.personalization.conftest import build_world
+    from tests.personalization.factories import make_head
+
+    torch_head = general_head()
+    world = build_world(member_a)
+    previous = make_head(member_a, head=torch_head)
+    feats = np.frombuffer(bytes(world.queries[0].features), np.float16).reshape(512, 8, 8)
+    ids = np.array([im.pk for im in world.images], dtype=np.int64)
+
+    def ranked() -> tuple[int | None, list[int]]:
+        head_files.clear_cache()
+        ranking._stores.clear()
+        out = ranking.rank_for_user(
+            user=member_a,
+            query_features=feats,
+            candidate_ids=ids,
+            general_distances=np.arange(len(ids), dtype=np.float32),
+            top_k=5,
+            personal_weight=1.0,
+        )
+        return out.personal_head_version, [r.image_id for r in out.images]
+
+    before = ranked()
+    assert before[0] == previous.version
+    job, _ = training.training_request(user=member_a)
+
+    def mid_training() -> bool:
+        row = TrainingJob.objects.get(pk=job.pk)
+        return row.state == TrainingJob.State.TRAINING and 5 < row.progress < 90
+
+    slow = {"PSBIR_PERSONAL_SAMPLES_PER_BRANCH": "4", "PSBIR_PERSONAL_ROUNDS": "400"}
+    with killable_worker(**slow) as worker:
+        caught = wait_until(mid_training, timeout=75, interval=0.1)
+        if not caught:
+            pytest.fail(f"training was never seen half-way; worker log:\n{_log(worker)}")
+        kill_group(worker)
+
+    training_head = TrainingJob.objects.get(pk=job.pk).head
+    assert training_head.status == PersonalHead.Status.TRAINING and not training_head.is_active
+    assert selectors.active_head(user=member_a).pk == previous.pk
+    assert not head_files.absolute_path(
+        head_files.relative_path(
+            tenant_id=member_a.tenant_id, user_id=member_a.pk, version=training_head.version
+        )
+    ).exists()
+    assert ranked() == before  # the previous head keeps ranking
+
+    fast = {"PSBIR_PERSONAL_SAMPLES_PER_BRANCH": "4", "PSBIR_PERSONAL_ROUNDS": "4"}
+    with killable_worker(**fast) as worker:
+        finished = wait_until(
+            lambda: (
+                TrainingJob.objects.get(pk=job.pk).state
+                in (TrainingJob.State.READY, TrainingJob.State.FAILED)
+            ),
+            timeout=100,
+            interval=0.25,
+        )
+        if not finished:
+            pytest.fail(f"no worker finished the training again; log:\n{_log(worker)}")
+
+    row = TrainingJob.objects.get(pk=job.pk)
+    assert row.state == TrainingJob.State.READY, row.message
+    active = selectors.active_head(user=member_a)
+    assert active.pk == row.head_id and active.version > previous.version
+    assert head_files.absolute_path(active.file_path).is_file()
+    assert ranked()[0] == active.version
