@@ -1,0 +1,466 @@
+"""The paper's experiments (section V) as one command: Table 2, Fig. 12, Table 3, Fig. 13, and a
+feedback-rounds curve against relevance-feedback baselines.
+
+    python -m personalization.engine.protocol --data DIR --out RESULTS_DIR [--seed N]
+        [--general-checkpoint PATH | --train-general] [--quick] [--per-category K] ...
+
+(also ``python manage.py evaluate`` with the same options). Writes ``RESULTS_DIR/report.json``
+and the plots ``pr_general.png``, ``pr_finegrained.png``, ``table3.png``, ``w_sweep.png``,
+``feedback_rounds.png``.
+
+Stages (see :mod:`.protocol_data`, :mod:`.protocol_general`, :mod:`.protocol_personal`):
+
+1. data: the folder (plain layout, or a photo library with ``manifest.csv``), the seeded
+   7:3 split of the query sketches of each category, the items each stage uses;
+2. conv5 maps of those items, read from / added to the shared cache (``--cache-dir``);
+3. the general model: ``--general-checkpoint`` (default: the shipped head) or
+   ``--train-general`` (conv6 on the training sketches' cached conv5 maps, the engine's
+   recipe); the report records which, with its metadata and a weight hash;
+4. general retrieval of the test queries over the gallery: mAP, P@10, P@100, P-R, for the
+   general model, the untrained network and HOG on edge maps;
+5. personalization: simulated users, fine-tuned heads, Table 3, the w sweep, feedback
+   rounds against Rocchio and 1-NN re-ranking.
+
+Defaults are the paper's settings (100 positives per sketch, 20 fine-tuning rounds). On a
+CPU they take hours for sketchy-mini's 40 users; ``--per-branch``, ``--finetune-rounds``,
+``--feedback-rounds``, ``--rounds-users`` and ``--candidates`` trade fidelity for time and
+are recorded in the report. ``--quick`` is a smoke run: a weight-free conv5 stand-in
+(:class:`.protocol_features.GridExtractor`, no VGG pass at all), a general head trained here,
+and tiny fine-tuning; its figures say nothing about the model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from personalization.engine.finetune import FinetuneConfig
+from personalization.engine.protocol_data import Selection, load_dataset, select
+from personalization.engine.protocol_features import GridExtractor
+from personalization.engine.protocol_general import (
+    GeneralModel,
+    general_stage,
+    head_fingerprint,
+    head_vectors_of,
+    hog_vectors,
+    load_general,
+    train_general,
+    untrained_vectors,
+)
+from personalization.engine.protocol_metrics import nanmean
+from personalization.engine.protocol_personal import (
+    PAPER_WEIGHTS,
+    Gallery,
+    PersonalConfig,
+    personalization_stage,
+    rounds_order,
+    user_tasks,
+)
+from personalization.engine.protocol_report import (
+    PAPER,
+    StageTimer,
+    code_version,
+    machine,
+    plot_finegrained,
+    plot_general,
+    plot_rounds,
+    plot_table3,
+    plot_w_sweep,
+    text_summary,
+    write_json,
+)
+from retrieval.engine.device import resolve_device
+from retrieval.engine.featurize import dataset_features
+from retrieval.engine.general_training.cache import DEFAULT_CACHE_DIR
+from retrieval.engine.general_training.recipe import RECIPES, RecipeConfig
+from retrieval.engine.heads import DEFAULT_HEAD_PATH, bootstrap_conv6_head, head_metadata
+from retrieval.engine.pipeline import FeatureExtractor
+from retrieval.engine.weights import default_model_dir
+
+PROTOCOL_VERSION = 1
+# The edge method when neither the option nor the head's metadata names one: the general
+# training recipe's default, and the one the shared conv5 cache of sketchy-mini is filled with.
+DEFAULT_EDGE_METHOD = "canny"
+METHOD_NAMES = {
+    "general": "general model (conv6)",
+    "untrained": "untrained conv1-5, max-pooled",
+    "hog": "HOG on edge maps",
+}
+QUICK = {
+    "per_branch": 4,
+    "finetune_rounds": 3,
+    "feedback_rounds": 2,
+    "general_epochs": 4,
+}
+
+
+@dataclass(frozen=True)
+class ProtocolConfig:
+    data: Path
+    out: Path
+    seed: int = 0
+    general_checkpoint: Path | None = None  # None: the shipped head (unless train_general)
+    train_general: bool = False
+    quick: bool = False
+    per_category: int | None = None
+    min_subcategory_photos: int = 1
+    edge_method: str | None = None
+    model_dir: Path | None = None
+    cache_dir: Path = DEFAULT_CACHE_DIR
+    device: str = "auto"
+    general_recipe: str = "nce_cls"
+    general_epochs: int = RecipeConfig().epochs
+    hog: bool = True
+    personalization: bool = True
+    personal: PersonalConfig = field(default_factory=PersonalConfig)
+    progress: bool = True
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def make_extractor(config: ProtocolConfig, edge_method: str):
+    if config.quick:
+        return GridExtractor()
+    return FeatureExtractor(
+        model_dir=Path(config.model_dir or default_model_dir()),
+        device=config.device,
+        edge_method=edge_method,
+    )
+
+
+def _edge_method(config: ProtocolConfig, checkpoint: Path | None) -> str:
+    if config.edge_method:
+        return config.edge_method
+    if checkpoint is not None and checkpoint.is_file():
+        return head_metadata(checkpoint).get("edge_method") or DEFAULT_EDGE_METHOD
+    return DEFAULT_EDGE_METHOD
+
+
+def _query_self(sel: Selection, gallery: np.ndarray) -> np.ndarray:
+    """Per query (all of the selection's), its own position in ``gallery``, else -1."""
+    if sel.query_kind == "sketch":
+        return np.full(sel.n_queries, -1, np.int64)
+    position = {int(p): i for i, p in enumerate(gallery.tolist())}
+    return np.array([position.get(q, -1) for q in range(sel.n_queries)], np.int64)
+
+
+def run_protocol(config: ProtocolConfig) -> dict:
+    """Run every stage; writes report.json and the plots into ``config.out``; returns the report."""
+    timer = StageTimer()
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(config.seed)
+    device = resolve_device(config.device)
+
+    with timer.stage("data"):
+        full, layout = load_dataset(config.data)
+        sel = select(
+            full,
+            layout,
+            seed=config.seed,
+            per_category=config.per_category,
+            min_subcategory_photos=config.min_subcategory_photos,
+        )
+        if not len(sel.general_queries):
+            raise ValueError("no test query: every category needs at least 2 query sketches")
+        checkpoint = None
+        if not config.train_general:
+            checkpoint = Path(config.general_checkpoint or DEFAULT_HEAD_PATH)
+        edge_method = _edge_method(config, checkpoint)
+        extractor = make_extractor(config, edge_method)
+
+    with timer.stage("features"):
+        photo_maps, sketch_maps = dataset_features(
+            sel.dataset, extractor, config.cache_dir, progress=config.progress
+        )
+        query_maps = sketch_maps if sel.query_kind == "sketch" else photo_maps
+
+    with timer.stage("general_model"):
+        model = _general_model(config, sel, checkpoint, photo_maps, sketch_maps, device)
+
+    general_photo_vecs = head_vectors_of(model.head, photo_maps)
+    general_query_vecs = head_vectors_of(model.head, query_maps)
+    gallery = Gallery(
+        photo_ids=sel.personal_photos,
+        parents=np.array([p.category for p in sel.dataset.photos], dtype=object),
+        subs=np.array([p.subcategory for p in sel.dataset.photos], dtype=object),
+        photo_maps=photo_maps,
+        general_photos=general_photo_vecs,
+        query_maps=query_maps,
+        general_queries=general_query_vecs,
+        query_parent=np.array([sel.query_category(i) for i in range(sel.n_queries)], dtype=object),
+        query_is_test=sel.query_is_test,
+        query_self=_query_self(sel, sel.personal_photos),
+    )
+    personal_cfg = replace(config.personal, device=str(device), seed=config.seed)
+    tasks, _ = user_tasks(gallery, sel.parents) if config.personalization else ([], {})
+    round_steps = sum(
+        min(personal_cfg.feedback_rounds, len(t.train))
+        for t in rounds_order(tasks, personal_cfg.rounds_users)
+    )
+    bar = tqdm(total=3 + len(tasks) + round_steps, desc="protocol", disable=not config.progress)
+
+    with timer.stage("general_eval"):
+        general = _general_eval(
+            config,
+            sel,
+            model,
+            general_photo_vecs,
+            general_query_vecs,
+            photo_maps,
+            query_maps,
+            bar,
+            timer,
+        )
+        _split_by_holdout(general, model.info)
+        plot_general(general, out / "pr_general.png", METHOD_NAMES)
+
+    with timer.stage("personalization"):
+
+        def tick(label: str) -> None:
+            bar.set_postfix_str(label, refresh=False)
+            bar.update(1)
+
+        if config.personalization:
+            personal = personalization_stage(gallery, sel.parents, personal_cfg, on_task=tick)
+        else:
+            personal = {"skipped": "--no-personalization"}
+        plots = _personal_plots(personal, out)
+    bar.close()
+
+    report = {
+        "protocol_version": PROTOCOL_VERSION,
+        "dataset": {"path": str(Path(config.data).resolve()), **sel.describe()},
+        "seed": config.seed,
+        "split": {
+            "method": "seeded 7:3 per category of the query sketches (splits.sketch_split)",
+            "test_queries_loaded": int(sel.query_is_test.sum()),
+            "train_queries_loaded": int((~sel.query_is_test).sum()),
+        },
+        "config": config.as_dict(),
+        "models": {
+            "extractor": {
+                "kind": "grid stand-in (--quick)" if config.quick else "VGG-16 conv1-5",
+                "version": extractor.version(),
+                "edge_method": extractor.edge_method,
+            },
+            "general": model.info,
+        },
+        "machine": machine(device),
+        "code": code_version(),
+        "general": {
+            "methods": general,
+            "names": METHOD_NAMES,
+            "plot": "pr_general.png",
+        },
+        "personalization": {**personal, "plots": plots},
+        "paper": PAPER,
+        "stages_seconds": timer.seconds,
+        "wall_seconds": timer.total(),
+    }
+    write_json(out / "report.json", report)
+    return report
+
+
+def _general_model(config, sel, checkpoint, photo_maps, sketch_maps, device) -> GeneralModel:
+    if checkpoint is not None:
+        return load_general(checkpoint, seed=config.seed)
+    if config.quick and sel.query_kind != "sketch":
+        # A photo library has no sketches to train on; a smoke run still needs some head.
+        head = bootstrap_conv6_head()
+        return GeneralModel(
+            head=head,
+            info={
+                "source": "bootstrap (no sketches to train on)",
+                "weights_sha256": head_fingerprint(head),
+            },
+        )
+    recipe = RecipeConfig(
+        recipe=config.general_recipe, epochs=config.general_epochs, seed=config.seed
+    )
+    return train_general(
+        sel, photo_maps, sketch_maps, config=recipe, device=device, progress=config.progress
+    )
+
+
+def _general_eval(config, sel, model, photo_vecs, query_vecs, photo_maps, query_maps, bar, timer):
+    gp, gq = sel.general_photos, sel.general_queries
+    photo_vectors = {"general": photo_vecs[gp]}
+    query_vectors = {"general": query_vecs[gq]}
+    bar.update(1)
+    photo_vectors["untrained"] = untrained_vectors(photo_maps[gp])
+    query_vectors["untrained"] = untrained_vectors(query_maps[gq])
+    bar.update(1)
+    if config.hog:
+        with timer.stage("hog"):
+            photo_vectors["hog"], query_vectors["hog"] = hog_vectors(sel)
+    bar.update(1)
+    own = _query_self(sel, gp)[gq]
+    return general_stage(
+        sel,
+        photo_vectors=photo_vectors,
+        query_vectors=query_vectors,
+        exclude=own if (own >= 0).any() else None,
+    )
+
+
+def _split_by_holdout(general: dict, info: dict) -> None:
+    """Per method, the category mAP over the categories the head never trained on, and the
+    rest (when the checkpoint's metadata lists held-out categories)."""
+    held = set((info.get("trained_on") or {}).get("holdout_categories") or [])
+    if not held:
+        return
+    for result in general.values():
+        per_cat = result["per_category_ap"]
+        result["map_by_category_heldout"] = nanmean(v for c, v in per_cat.items() if c in held)
+        result["map_by_category_trained"] = nanmean(v for c, v in per_cat.items() if c not in held)
+
+
+def _personal_plots(personal: dict, out: Path) -> list[str]:
+    if personal.get("skipped"):
+        return []
+    plot_table3(personal["table3"], out / "table3.png")
+    plot_finegrained(personal["pr_curves"], out / "pr_finegrained.png")
+    plot_w_sweep(personal["w_sweep"], out / "w_sweep.png")
+    plots = ["table3.png", "pr_finegrained.png", "w_sweep.png"]
+    if personal["rounds"]["curve"]:
+        plot_rounds(personal["rounds"]["curve"], out / "feedback_rounds.png")
+        plots.append("feedback_rounds.png")
+    return plots
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The command's options (shared by ``manage.py evaluate``)."""
+    add = parser.add_argument
+    add("--data", type=Path, required=True, help="plain layout folder or a photo library")
+    add("--out", type=Path, required=True, help="results folder (report.json + PNG plots)")
+    add("--seed", type=int, default=0)
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--general-checkpoint",
+        type=Path,
+        default=None,
+        help=f"conv6 head to evaluate (default: {DEFAULT_HEAD_PATH.name})",
+    )
+    group.add_argument(
+        "--train-general",
+        action="store_true",
+        help="train the general conv6 head here on the training sketches",
+    )
+    add("--quick", action="store_true", help="smoke run: no VGG, tiny training (see docs)")
+    add(
+        "--per-category",
+        type=int,
+        default=None,
+        help="first K photos/sketches per category in the cache's balanced order",
+    )
+    add("--min-subcategory-photos", type=int, default=1)
+    add("--edge-method", choices=("hed", "canny"), default=None)
+    add("--model-dir", type=Path, default=None)
+    add("--cache-dir", type=Path, default=None, help=f"conv5 cache (default {DEFAULT_CACHE_DIR})")
+    add("--device", default="auto")
+    add("--threads", type=int, default=2, help="torch CPU threads")
+    add("--general-recipe", choices=RECIPES, default="nce_cls")
+    add("--general-epochs", type=int, default=None)
+    add("--no-hog", action="store_true")
+    add("--no-personalization", action="store_true", help="the general stage only")
+    defaults = PersonalConfig()
+    add(
+        "--per-branch",
+        type=int,
+        default=None,
+        help=f"eq. 9 samples per branch ({defaults.per_branch})",
+    )
+    add("--finetune-rounds", type=int, default=None, help="fine-tuning epochs (paper: 20)")
+    add("--finetune-batch", type=int, default=FinetuneConfig().batch_size)
+    add("--weights", type=float, nargs="+", default=list(PAPER_WEIGHTS))
+    add("--feedback-rounds", type=int, default=None, help=f"({defaults.feedback_rounds})")
+    add("--rounds-users", type=int, default=0, help="users in the rounds experiment (0: all)")
+    add("--shown", type=int, default=defaults.shown, help="results a user looks at per round")
+    add("--candidates", type=int, default=0, help="re-score the general top C (0: all)")
+    add("--no-progress", action="store_true")
+
+
+def config_from_args(args: argparse.Namespace) -> ProtocolConfig:
+    quick = bool(args.quick)
+
+    def pick(value, quick_value, default):
+        return value if value is not None else (quick_value if quick else default)
+
+    base = PersonalConfig()
+    finetune = FinetuneConfig(
+        rounds=pick(args.finetune_rounds, QUICK["finetune_rounds"], FinetuneConfig().rounds),
+        batch_size=args.finetune_batch,
+    )
+    personal = PersonalConfig(
+        per_branch=pick(args.per_branch, QUICK["per_branch"], base.per_branch),
+        finetune=finetune,
+        weights=tuple(sorted(float(w) for w in args.weights)),
+        feedback_rounds=pick(args.feedback_rounds, QUICK["feedback_rounds"], base.feedback_rounds),
+        rounds_users=args.rounds_users,
+        shown=args.shown,
+        candidates=args.candidates,
+    )
+    # A quick run's stand-in features would pollute the shared cache's namespace for nothing.
+    cache_dir = args.cache_dir or (args.out / "cache" if quick else DEFAULT_CACHE_DIR)
+    return ProtocolConfig(
+        data=args.data,
+        out=args.out,
+        seed=args.seed,
+        general_checkpoint=args.general_checkpoint,
+        # The shipped head was trained on VGG conv5 maps: meaningless on the stand-in.
+        train_general=args.train_general or (quick and args.general_checkpoint is None),
+        quick=quick,
+        per_category=args.per_category,
+        min_subcategory_photos=args.min_subcategory_photos,
+        edge_method=args.edge_method,
+        model_dir=args.model_dir,
+        cache_dir=Path(cache_dir),
+        device=args.device,
+        general_recipe=args.general_recipe,
+        general_epochs=pick(args.general_epochs, QUICK["general_epochs"], RecipeConfig().epochs),
+        hog=not args.no_hog,
+        personalization=not args.no_personalization,
+        personal=personal,
+        progress=not args.no_progress,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m personalization.engine.protocol",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_arguments(parser)
+    return parser
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    """Run from parsed options; prints the summary; returns the exit status."""
+    torch.set_num_threads(max(1, args.threads))
+    started = time.monotonic()
+    try:
+        report = run_protocol(config_from_args(args))
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(text_summary(report))
+    print(f"report: {Path(args.out) / 'report.json'} ({time.monotonic() - started:.0f} s)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_cli(build_parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,365 @@
+"""The section V protocol: fine-grained metrics, mixed rankings, feedback baselines, user
+simulation, and the whole command end to end on a tiny synthetic dataset and a photo library."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from django.core.management import call_command
+
+from personalization.engine import protocol
+from personalization.engine.finetune import FinetuneConfig
+from personalization.engine.protocol_baselines import nn_rerank_distances, rocchio_queries
+from personalization.engine.protocol_data import load_dataset, multi_sub_parents, select
+from personalization.engine.protocol_metrics import (
+    category_means,
+    fine_grained_relevance,
+    query_aps,
+    rank,
+    relevance,
+    summary,
+)
+from personalization.engine.protocol_personal import (
+    Gallery,
+    PersonalConfig,
+    UserTask,
+    first_of_sub,
+    mixed_ranking,
+    rounds_user,
+    rounds_verdict,
+    table3_user,
+)
+from personalization.engine.scoring import head_vectors
+from personalization.engine.synthetic import SyntheticLibrary, general_head
+from personalization.engine.synthetic_dataset import make_synthetic_dataset
+from retrieval.engine.general_training.splits import sketch_split
+
+# --- metrics on hand-made rankings ---------------------------------------------------------
+
+
+def test_fine_grained_relevance_needs_parent_and_sub():
+    parents = np.array(["ape", "ape", "ape", "bee"], dtype=object)
+    subs = np.array(["gorilla", "chimp", "gorilla", "gorilla"], dtype=object)
+    ranked = np.array([[3, 1, 0, 2], [0, 2, 1, 3]])
+    rel = fine_grained_relevance(ranked, "ape", "gorilla", parents, subs)
+    # Photo 3 is a "gorilla" of another parent: not relevant.
+    np.testing.assert_array_equal(rel, [[0, 0, 1, 1], [1, 1, 0, 0]])
+    aps = query_aps(rel)
+    assert aps[0] == pytest.approx((1 / 3 + 2 / 4) / 2)
+    assert aps[1] == pytest.approx(1.0)
+
+
+def test_summary_means_over_queries_and_over_categories():
+    # Category a: two queries with AP 1 and 0.5; category b: one query with AP 1/3.
+    rel = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1]], bool)
+    out = summary(rel, ["a", "a", "b"], ks=(1, 2))
+    assert out["map"] == pytest.approx((1 + 0.5 + 1 / 3) / 3)
+    assert out["map_by_category"] == pytest.approx(((1 + 0.5) / 2 + 1 / 3) / 2)
+    assert out["per_category_ap"] == pytest.approx({"a": 0.75, "b": 1 / 3})
+    assert out["p_at_1"] == pytest.approx(1 / 3)
+    assert out["p_at_2"] == pytest.approx((0.5 + 0.5 + 0) / 3)
+    assert out["chance"] == pytest.approx(1 / 3)
+    assert len(out["pr_curve"]["recall"]) == len(out["pr_curve"]["precision"]) == 11
+
+
+def test_category_means_ignore_nan():
+    assert category_means([1.0, float("nan"), 0.5], ["x", "x", "y"]) == {"x": 1.0, "y": 0.5}
+
+
+def test_rank_removes_the_excluded_item_of_each_query():
+    dist = np.array([[0.0, 2.0, 1.0], [3.0, 0.0, 1.0]])
+    np.testing.assert_array_equal(rank(dist), [[0, 2, 1], [1, 2, 0]])
+    np.testing.assert_array_equal(rank(dist, np.array([0, 1])), [[2, 1], [2, 0]])
+    with pytest.raises(ValueError):
+        rank(dist, np.array([0, -1]))
+    rel = relevance(np.array([[2, 1]]), ["a"], ["a", "b", "a"])
+    np.testing.assert_array_equal(rel, [[True, False]])
+
+
+def test_mixed_ranking_whole_gallery_and_candidates():
+    d_general = np.array([[1.0, 2.0, 3.0, 4.0]])
+    d_personal = np.array([[9.0, 1.0, 0.0, 0.0]])
+    # w = 1 over the whole gallery: personal order, ties by gallery order.
+    np.testing.assert_array_equal(
+        mixed_ranking(d_general, d_personal, 1.0, candidates=0, exclude=None), [[2, 3, 1, 0]]
+    )
+    # w = 0.5: (5, 1.5, 1.5, 2) -> 1, 2, 3, 0.
+    np.testing.assert_array_equal(
+        mixed_ranking(d_general, d_personal, 0.5, candidates=0, exclude=None), [[1, 2, 3, 0]]
+    )
+    # Only the general top 2 (photos 0, 1) are re-scored; 2 and 3 follow in general order.
+    np.testing.assert_array_equal(
+        mixed_ranking(d_general, d_personal, 1.0, candidates=2, exclude=None), [[1, 0, 2, 3]]
+    )
+    np.testing.assert_array_equal(
+        mixed_ranking(d_general, d_personal, 0.0, candidates=2, exclude=None), [[0, 1, 2, 3]]
+    )
+
+
+def test_first_of_sub_is_the_users_simulated_pick():
+    ranked = np.array([[4, 2, 0, 1, 3], [0, 1, 3, 2, 4]])
+    target = np.array([False, False, True, True, False])
+    np.testing.assert_array_equal(first_of_sub(ranked, target), [2, 3])
+    with pytest.raises(ValueError):
+        first_of_sub(ranked, np.zeros(5, bool))
+
+
+# --- relevance-feedback baselines on toy vectors -------------------------------------------
+
+
+def test_rocchio_moves_the_query_by_normalised_smart_weights():
+    q = np.array([[0.0, 0.0]])
+    marked = np.array([[4.0, 0.0], [2.0, 2.0]])  # centroid (3, 1)
+    unmarked = np.array([[0.0, 10.0]])
+    moved = rocchio_queries(q, marked, unmarked)
+    expected = (1.0 * q + 0.75 * np.array([3.0, 1.0]) - 0.15 * np.array([0.0, 10.0])) / 1.6
+    np.testing.assert_allclose(moved, expected)
+    # Without marks the query stays where it is.
+    np.testing.assert_allclose(rocchio_queries(q, np.zeros((0, 2)), None), q)
+
+
+def test_rocchio_brings_the_marked_side_forward():
+    gallery = np.array([[-1.0, 0.0], [1.0, 0.0]])
+    q = np.array([[0.0, 0.0]])  # equidistant: gallery order
+    assert rank(((gallery - q) ** 2).sum(1)[None])[0, 0] == 0
+    moved = rocchio_queries(q, gallery[[1]], gallery[[0]])
+    assert rank(((gallery - moved) ** 2).sum(1)[None])[0, 0] == 1
+
+
+def test_nn_rerank_mixes_query_and_nearest_mark_distance():
+    gallery = np.array([[0.0, 0.0], [3.0, 0.0], [0.0, 4.0]])
+    q = np.array([[0.0, 1.0]])
+    marked = np.array([[3.0, 0.0], [0.0, 5.0]])
+    d = nn_rerank_distances(q, gallery, marked)
+    d_q = np.array([1.0, np.sqrt(10.0), 3.0])
+    d_m = np.array([3.0, 0.0, 1.0])  # nearest mark of each photo
+    np.testing.assert_allclose(d, [0.5 * (d_q + d_m)])
+    np.testing.assert_allclose(nn_rerank_distances(q, gallery, np.zeros((0, 2))), [d_q])
+
+
+def test_rounds_verdict_says_when_fine_tuning_loses():
+    point = {"round": 1, "general": 0.2, "finetune_w1": 0.3, "finetune_w0.5": 0.35}
+    win = [{**point, "rocchio": 0.3, "nn_rerank": 0.1}]
+    lose = [{**point, "rocchio": 0.5, "nn_rerank": 0.1}]
+    assert "beats" in rounds_verdict(win) and "NOT" not in rounds_verdict(win)
+    assert "does NOT beat" in rounds_verdict(lose)
+
+
+# --- user simulation on synthetic conv5 maps -----------------------------------------------
+
+
+def synthetic_gallery() -> Gallery:
+    lib = SyntheticLibrary(parents=2, subs=2, per_sub=3, seed=3)
+    photo_maps = lib.photo_maps(np.arange(lib.size))
+    query_maps = np.concatenate([lib.sketch_maps(p, 4, salt=p) for p in range(2)])
+    head = general_head()
+    return Gallery(
+        photo_ids=np.arange(lib.size),
+        parents=np.array([f"p{p}" for p in lib.parent_of], dtype=object),
+        subs=np.array([f"s{s}" for s in lib.sub_of], dtype=object),
+        photo_maps=photo_maps,
+        general_photos=head_vectors(head, photo_maps),
+        query_maps=query_maps,
+        general_queries=head_vectors(head, query_maps),
+        query_parent=np.array(["p0"] * 4 + ["p1"] * 4, dtype=object),
+        query_is_test=np.array([False, False, True, True] * 2),
+        query_self=np.full(8, -1),
+    )
+
+
+SMALL = PersonalConfig(per_branch=6, finetune=FinetuneConfig(rounds=4), feedback_rounds=2)
+
+
+def test_table3_user_is_repeatable_and_learns_the_sub_category():
+    g = synthetic_gallery()
+    task = UserTask("p0", "s1", train=np.array([0, 1]), test=np.array([2, 3]))
+    first = table3_user(task, g, SMALL)
+    second = table3_user(task, g, SMALL)
+    assert first["ap"] == second["ap"]
+    assert first["training_set"] == {"0.0": 12, "0.5": 12, "1.0": 12}  # 1:1:1, 6 per sketch
+    assert first["sub_photos"] == 3
+    # The general head cannot see sub-categories; the fine-tuned one must.
+    assert first["ap"]["1.0"] > first["ap"]["0.0"] + 0.2
+
+
+def test_rounds_user_compares_fine_tuning_with_the_baselines():
+    g = synthetic_gallery()
+    task = UserTask("p1", "s2", train=np.array([4, 5]), test=np.array([6, 7]))
+    out = rounds_user(task, g, SMALL)
+    assert [r["round"] for r in out["rounds"]] == [1, 2]
+    for row in out["rounds"]:
+        for key in ("general", "finetune_w1", "finetune_w0.5", "rocchio", "nn_rerank"):
+            assert 0.0 <= row[key] <= 1.0
+    assert out["rounds"][1]["marked"] >= out["rounds"][0]["marked"] >= 1
+    again = rounds_user(task, g, SMALL)["rounds"]
+    for a, b in zip(again, out["rounds"], strict=True):
+        a.pop("finetune_seconds"), b.pop("finetune_seconds")  # wall time is not repeatable
+        assert a == b
+
+
+# --- data selection ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def synthetic_dir(tmp_path_factory) -> Path:
+    return make_synthetic_dataset(tmp_path_factory.mktemp("synthetic"), seed=0)
+
+
+def test_synthetic_dataset_layout(synthetic_dir):
+    dataset, layout = load_dataset(synthetic_dir)
+    assert layout == "plain"
+    assert (len(dataset.photos), len(dataset.sketches)) == (24, 20)
+    assert multi_sub_parents(dataset) == {
+        "circle": ["circle-dotted", "circle-striped"],
+        "square": ["square-dotted", "square-striped"],
+    }
+    assert all(s.photo_stem for s in dataset.sketches)
+
+
+def test_selection_uses_the_shared_split_and_keeps_parents_whole(synthetic_dir):
+    full, layout = load_dataset(synthetic_dir)
+    sel = select(full, layout, seed=0, per_category=2)
+    _, test = sketch_split(full, seed=0)
+    test_paths = {full.sketches[i].relpath for i in test}
+    assert {sel.query_relpath(int(i)) for i in np.flatnonzero(sel.query_is_test)} == {
+        s.relpath for s in sel.dataset.sketches if s.relpath in test_paths
+    }
+    # Parents with sub-categories keep all 6 photos; the others are cut to 2.
+    cats = [sel.dataset.photos[i].category for i in sel.personal_photos]
+    assert cats.count("circle") == 6 and cats.count("cross") == 2
+    general = [sel.dataset.photos[i].category for i in sel.general_photos]
+    assert general.count("circle") == 2 and len(general) == 8
+
+
+# --- end to end ------------------------------------------------------------------------------
+
+
+def test_protocol_end_to_end_on_the_synthetic_dataset(synthetic_dir, tmp_path):
+    out = tmp_path / "results"
+    assert (
+        protocol.main(
+            [
+                "--data",
+                str(synthetic_dir),
+                "--out",
+                str(out),
+                "--quick",
+                "--no-progress",
+                "--threads",
+                "1",
+            ]
+        )
+        == 0
+    )
+    report = json.loads((out / "report.json").read_text())
+    for png in (
+        "pr_general.png",
+        "pr_finegrained.png",
+        "table3.png",
+        "w_sweep.png",
+        "feedback_rounds.png",
+    ):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert report["seed"] == 0 and report["dataset"]["layout"] == "plain"
+    assert report["models"]["general"]["source"] == "trained"
+    assert set(report["stages_seconds"]) >= {"data", "features", "general_model", "personalization"}
+    assert report["machine"]["cpu_count"] >= 1
+    methods = report["general"]["methods"]
+    assert set(methods) == {"general", "untrained", "hog"}
+    for r in methods.values():
+        assert r["queries"] == 8 and r["gallery"] == 24
+        assert 0.0 <= r["map"] <= 1.0 and 0.0 <= r["p_at_10"] <= 1.0
+        assert r["map"] > r["chance"]  # every method does better than a random order
+    personal = report["personalization"]
+    assert len(personal["users"]) == 4
+    assert set(personal["w_sweep"]) == {"0.0", "0.25", "0.5", "0.75", "1.0"}
+    assert personal["table3"]["general"]["map"] == personal["w_sweep"]["0.0"]["map"]
+    assert personal["table3"]["personal"]["map"] == personal["w_sweep"]["1.0"]["map"]
+    assert len(personal["rounds"]["curve"]) == 2 and personal["rounds"]["verdict"]
+    # Outlines cannot show the interior pattern: only feedback can tell sub-categories apart.
+    assert personal["table3"]["personal"]["map"] > personal["table3"]["general"]["map"]
+
+
+def make_library(root: Path) -> Path:
+    (root / "images").mkdir(parents=True)
+    rows = []
+    rng = np.random.default_rng(0)
+    for cat, draw in (("disc", "circle"), ("box", "square")):
+        for i in range(4):
+            image = np.full((160, 160, 3), 255, np.uint8)
+            c = 80 + int(rng.integers(-6, 7))
+            if draw == "circle":
+                cv2.circle(image, (c, 80), 50, (30, 60, 90), -1)
+            else:
+                cv2.rectangle(image, (c - 50, 30), (c + 50, 130), (90, 60, 30), -1)
+            name = f"{cat}-{i}.jpg"
+            cv2.imwrite(str(root / "images" / name), image)
+            rows.append({"file": name, "caption": name, "category": cat, "source": "test"})
+    with open(root / "manifest.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["file", "caption", "category", "source"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return root
+
+
+def test_protocol_runs_on_a_photo_library_without_sketches(tmp_path):
+    library = make_library(tmp_path / "library")
+    out = tmp_path / "results"
+    assert (
+        protocol.main(
+            [
+                "--data",
+                str(library),
+                "--out",
+                str(out),
+                "--quick",
+                "--no-progress",
+                "--threads",
+                "1",
+            ]
+        )
+        == 0
+    )
+    report = json.loads((out / "report.json").read_text())
+    assert report["dataset"]["layout"] == "library"
+    assert report["dataset"]["query_kind"] == "photo-edge-map"
+    general = report["general"]["methods"]["general"]
+    # 30% of 4 photos per category query the 7 *other* photos: the query is not its own hit.
+    assert general["queries"] == 2 and general["gallery"] == 7
+    assert "skipped" in report["personalization"]
+
+
+def test_manage_py_evaluate_delegates_to_the_protocol(monkeypatch, tmp_path, settings):
+    seen = {}
+
+    def fake_run(config):
+        seen["config"] = config
+        return {
+            "dataset": {"path": "x", "layout": "plain"},
+            "general": {},
+            "personalization": {"skipped": "test"},
+            "wall_seconds": 0.0,
+        }
+
+    monkeypatch.setattr(protocol, "run_protocol", fake_run)
+    call_command(
+        "evaluate",
+        "--data",
+        str(tmp_path),
+        "--out",
+        str(tmp_path / "o"),
+        "--seed",
+        "3",
+        "--per-branch",
+        "7",
+        "--train-general",
+    )
+    config = seen["config"]
+    assert (config.seed, config.personal.per_branch, config.train_general) == (3, 7, True)
+    assert config.personal.finetune.rounds == 20  # the paper's default without --quick
+    assert config.model_dir == Path(settings.PSBIR_MODEL_DIR)
