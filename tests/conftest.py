@@ -60,6 +60,24 @@ def _private_data_dirs(settings: Any, tmp_path_factory: pytest.TempPathFactory) 
     settings.PSBIR_PERSONAL_HEAD_DIR = root / "personal-heads"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache(request: pytest.FixtureRequest) -> None:
+    # Throttle counters live in the cache; the database cache rolls back with each test, a
+    # Redis cache (scale-out profile) does not, so every test starts from an empty one.
+    if "db" in request.fixturenames or "transactional_db" in request.fixturenames:
+        from django.core.cache import cache
+
+        cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _events_through_outbox(request: pytest.FixtureRequest, settings: Any) -> None:
+    # Tests read published events back from the outbox table, whichever profile runs them;
+    # tests marked ``event_path`` use the profile's real path (outbox, or channels-redis).
+    if request.node.get_closest_marker("event_path") is None:
+        settings.PSBIR_EVENTS_VIA_OUTBOX = True
+
+
 @pytest.fixture
 def q_sync(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """django-q2 runs tasks in-process, at once."""

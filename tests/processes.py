@@ -83,6 +83,46 @@ def worker_process(**extra_env: str) -> Iterator[subprocess.Popen]:
             process.wait()
 
 
+class GroupListener:
+    """Collects what other processes publish to one event group, on either profile.
+
+    Embedded default: the worker writes to the outbox table, read back here. Scale-out
+    profile: the worker sends through channels-redis, so this joins the group on the layer.
+    Create it before starting the publishing process.
+    """
+
+    def __init__(self, group: str) -> None:
+        self.group = group
+        self.via_redis = bool(settings.REDIS_URL)
+        if self.via_redis:
+            from asgiref.sync import async_to_sync
+            from channels.layers import get_channel_layer
+
+            self.layer = get_channel_layer()
+            self.channel = async_to_sync(self.layer.new_channel)()
+            async_to_sync(self.layer.group_add)(group, self.channel)
+
+    def messages(self) -> list[dict]:
+        if not self.via_redis:
+            from psbir_site.models import OutboxEvent
+
+            return [e.payload for e in OutboxEvent.objects.filter(group=self.group)]
+        import asyncio
+
+        from asgiref.sync import async_to_sync
+
+        async def drain() -> list[dict]:
+            received = []
+            while True:
+                try:
+                    message = await asyncio.wait_for(self.layer.receive(self.channel), 1.0)
+                except TimeoutError:
+                    return received
+                received.append(message["message"])
+
+        return async_to_sync(drain)()
+
+
 def wait_until(predicate, *, timeout: float = 60, interval: float = 0.25) -> bool:  # noqa: ANN001
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

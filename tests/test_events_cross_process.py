@@ -25,6 +25,7 @@ def _make_user() -> User:
     return User.objects.create_user(username="xp", password="x", tenant=tenant)
 
 
+@pytest.mark.event_path
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
 async def test_event_from_another_process_reaches_socket():

@@ -31,6 +31,13 @@ from retrieval.services import indexing
 from tests.processes import REPO, child_env, wait_until
 from tests.retrieval.fakes import circle_strokes
 
+# django-q2's Redis broker drops a task whose worker was killed before acknowledging it; only
+# the ORM broker hands it to the next worker after ``retry``. Known gap: docs/reliability.md.
+redelivering_broker = pytest.mark.skipif(
+    bool(os.environ.get("REDIS_URL")),
+    reason="the Redis broker does not redeliver a killed worker's task (docs/reliability.md)",
+)
+
 # Short task timeout and re-delivery delay so a killed task comes back within the test. The
 # gap between them is what tells a re-delivery after a death from a duplicate (see
 # training._redelivered); it must also cover a slow start on a loaded machine.
@@ -91,6 +98,7 @@ def _faiss_files(library: Any) -> list[Path]:
 # --- indexing ----------------------------------------------------------------------------
 
 
+@redelivering_broker
 @pytest.mark.worker
 @pytest.mark.slow
 @pytest.mark.timeout(180)
@@ -206,6 +214,7 @@ def test_disk_full_while_writing_an_index_keeps_the_old_one_and_fails_the_job(
 # --- training ----------------------------------------------------------------------------
 
 
+@redelivering_broker
 @pytest.mark.worker
 @pytest.mark.slow
 @pytest.mark.timeout(180)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from psbir_site.models import OutboxEvent
+from psbir_site.events import tenant_admin_group
 from retrieval import engine_runtime, index_store
 from retrieval.models import IndexJob, LibraryImage
 from retrieval.services import images as image_services
-from tests.processes import wait_until, worker_process
+from tests.processes import GroupListener, wait_until, worker_process
 from tests.retrieval.fakes import circle_strokes, shape_png
 
 
@@ -36,6 +36,7 @@ def test_a_real_worker_indexes_an_upload_and_the_web_process_searches_it(
             IndexJob.Status.FAILED,
         )
 
+    listener = GroupListener(tenant_admin_group(tenant_a.pk))
     with worker_process(PSBIR_DEVICE="cpu", OMP_NUM_THREADS="1") as worker:
         done = wait_until(finished, timeout=240, interval=0.5)
         if not done:
@@ -55,8 +56,7 @@ def test_a_real_worker_indexes_an_upload_and_the_web_process_searches_it(
     assert version.startswith("g") and version in library.index_file
     assert sorted(index_store.read_index(library.index_file).ids()) == sorted(i.pk for i in images)
     assert len(index_store.feature_store(library, version)) == 3
-    progress = OutboxEvent.objects.filter(group=f"tenant-{tenant_a.pk}-admins")
-    assert any(e.payload.get("status") == "done" for e in progress)
+    assert any(message.get("status") == "done" for message in listener.messages())
 
     # This (web) process builds the same engine from settings: same model version, and the
     # worker's index answers its query.
