@@ -194,28 +194,23 @@ def train_head_on_features(
         pairs_per_epoch=pairs_per_epoch,
         seed=seed,
     )
-    optimizer = make_optimizer(head.parameters(), lr=lr)
-    scheduler = make_scheduler(optimizer)
-    history = []
-    for epoch in range(epochs):
-        total, count = 0.0, 0
-        batches = tqdm(sampler, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress)
-        for batch in batches:
-            xs, xp = sketches[batch.sketch], photos[batch.photo]
-            if augment:
-                xs, xp = augment_features(xs, gen), augment_features(xp, gen)
-            vs, vp = head(xs.to(device)), head(xp.to(device))
-            loss = loss_fn(vs, vp, torch.from_numpy(batch.y).to(device))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += float(loss.detach()) * len(batch.y)
-            count += len(batch.y)
-            batches.set_postfix(loss=f"{total / count:.3f}")
-        scheduler.step()
-        history.append(total / max(count, 1))
-        if on_epoch:
-            on_epoch(epoch, history[-1])
+
+    def embed_pair(batch: PairBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        xs, xp = sketches[batch.sketch], photos[batch.photo]
+        if augment:
+            xs, xp = augment_features(xs, gen), augment_features(xp, gen)
+        return head(xs.to(device)), head(xp.to(device))
+
+    history = _fit_pairs(
+        sampler,
+        embed_pair,
+        loss_fn,
+        make_optimizer(head.parameters(), lr=lr),
+        epochs=epochs,
+        device=device,
+        progress=progress,
+        on_epoch=on_epoch,
+    )
     head.eval()
     return history
 
@@ -251,9 +246,6 @@ def train_encoder_on_maps(
         seed=seed,
     )
     params = [p for p in encoder.parameters() if p.requires_grad]
-    optimizer = make_optimizer(params, lr=lr)
-    scheduler = make_scheduler(optimizer)
-    history = []
 
     def prepare(maps: Sequence[np.ndarray], idx: np.ndarray) -> torch.Tensor:
         chosen = [maps[i] for i in idx]
@@ -262,12 +254,42 @@ def train_encoder_on_maps(
         assert all(m.shape == (INPUT_SIZE, INPUT_SIZE) for m in chosen)
         return binary_maps_to_tensor(chosen).to(device)
 
+    def embed_pair(batch: PairBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        vs = encoder(prepare(sketch_maps, batch.sketch))
+        return vs, encoder(prepare(photo_maps, batch.photo))
+
+    history = _fit_pairs(
+        sampler,
+        embed_pair,
+        loss_fn,
+        make_optimizer(params, lr=lr),
+        epochs=epochs,
+        device=device,
+        progress=progress,
+    )
+    encoder.eval()
+    return history
+
+
+def _fit_pairs(
+    sampler: BalancedPairSampler,
+    embed_pair: Callable[[PairBatch], tuple[torch.Tensor, torch.Tensor]],
+    loss_fn: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    *,
+    epochs: int,
+    device: torch.device | str,
+    progress: bool,
+    on_epoch: Callable[[int, float], None] | None = None,
+) -> list[float]:
+    """The epoch loop both trainers share: pair loss, step, lr schedule; mean loss per epoch."""
+    scheduler = make_scheduler(optimizer)
+    history: list[float] = []
     for epoch in range(epochs):
         total, count = 0.0, 0
         batches = tqdm(sampler, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress)
         for batch in batches:
-            vs = encoder(prepare(sketch_maps, batch.sketch))
-            vp = encoder(prepare(photo_maps, batch.photo))
+            vs, vp = embed_pair(batch)
             loss = loss_fn(vs, vp, torch.from_numpy(batch.y).to(device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -277,5 +299,6 @@ def train_encoder_on_maps(
             batches.set_postfix(loss=f"{total / count:.3f}")
         scheduler.step()
         history.append(total / max(count, 1))
-    encoder.eval()
+        if on_epoch:
+            on_epoch(epoch, history[-1])
     return history
