@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.models import TenantOwnedModel
+from psbir_site.models import LeasedJob
 
 
 class Feedback(TenantOwnedModel):
@@ -132,7 +133,7 @@ class PersonalHead(TenantOwnedModel):
         return f"head v{self.version} of {self.user_id}"
 
 
-class TrainingJob(TenantOwnedModel):
+class TrainingJob(TenantOwnedModel, LeasedJob):
     """One request to train a user's head: queued -> training (progress %) -> ready | failed."""
 
     class State(models.TextChoices):

@@ -19,3 +19,23 @@ class OutboxEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.group}: {self.payload.get('event', '?')}"
+
+
+class LeasedJob(models.Model):
+    """A background job that one worker at a time holds by a lease it keeps renewing.
+
+    django-q2's Redis broker forgets a task whose worker dies, and its ORM broker re-sends one
+    only after ``retry``; the lease lets the scheduler's sweep find a job whose worker stopped
+    renewing (see ``psbir_site/job_leases.py``) and lets a second delivery tell a live run
+    from a dead one.
+    """
+
+    lease_token = models.CharField(max_length=32, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Runs started, the first one included; bounded by PSBIR_JOB_MAX_ATTEMPTS. A job that
+    # resumes where it stopped may set it back to 1 when a run makes progress.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    requeued_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True

@@ -210,6 +210,11 @@ Q_CLUSTER = {
     "poll": 0.5,
     "label": "Background tasks",
 }
+# Background jobs hold a lease they renew at every progress step; one not renewed for this
+# long lost its worker and the scheduler's sweep queues it again (psbir_site/job_leases.py).
+PSBIR_JOB_LEASE_SECONDS = int(os.environ.get("PSBIR_JOB_LEASE_SECONDS", "300"))
+PSBIR_JOB_MAX_ATTEMPTS = int(os.environ.get("PSBIR_JOB_MAX_ATTEMPTS", "3"))
+PSBIR_JOB_REQUEUE_QUEUED_SECONDS = int(os.environ.get("PSBIR_JOB_REQUEUE_QUEUED_SECONDS", "1200"))
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:

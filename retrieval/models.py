@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 
 from accounts.models import TenantOwnedModel
+from psbir_site.models import LeasedJob
 
 
 def _photo_upload_path(instance: LibraryImage, filename: str) -> str:
@@ -83,7 +84,7 @@ class LibraryImage(TenantOwnedModel):
         return self.original_name or f"image {self.pk}"
 
 
-class IndexJob(TenantOwnedModel):
+class IndexJob(TenantOwnedModel, LeasedJob):
     """One import or re-index run over a library, with its progress."""
 
     class Kind(models.TextChoices):

@@ -8,3 +8,8 @@ from retrieval.services import indexing
 def index_job_task(job_id: int, tenant_id: int) -> None:
     """Index the photos of one :class:`~retrieval.models.IndexJob` (import or re-index)."""
     indexing.index_job_run(job_id=job_id, tenant_id=tenant_id)
+
+
+def recover_index_jobs() -> list[int]:
+    """The schedule's entry point: queue again the index jobs whose worker died."""
+    return indexing.index_jobs_recover()

@@ -19,19 +19,20 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
 from personalization import head_files, selectors, training_data
 from personalization.conf import knob
 from personalization.models import PersonalHead, TrainingJob
-from psbir_site import events
+from psbir_site import events, job_leases
 
 logger = logging.getLogger(__name__)
 
 READY_MESSAGE = "Your personalized model is ready"
-# How long a job may sit queued before the scheduler gives up on it (the worker was down,
-# the broker lost the task); a running job is given up after the task timeout.
+# How long a job may sit queued before the scheduler gives up on it (no worker ran for that
+# long); a running job whose worker died is queued again instead (training_recover).
 QUEUED_TIMEOUT = timedelta(hours=6)
 
 
@@ -132,17 +133,26 @@ def _claim(job_id: int, tenant_id: int) -> TrainingJob | None:
         .filter(pk=job_id)
         .first()
     )
-    if job is None:
+    if job is None or job.state not in TrainingJob.OPEN_STATES:
+        return None  # gone, finished, or another delivery of the same task got it first
+    if job.state == TrainingJob.State.TRAINING:
+        if job_leases.is_held(job):
+            return None  # a live worker trains it; this is a duplicate delivery
+        if job.head is None or job.head.status != PersonalHead.Status.TRAINING:
+            return None
+    if job_leases.exhausted(job):
+        _fail(
+            job,
+            job.head,
+            f"The background worker stopped {job.attempts} times before finishing; try again.",
+        )
         return None
-    if job.state == TrainingJob.State.TRAINING and _redelivered(job):
-        # The worker that claimed it died (SIGKILL, OOM, machine lost): django-q2 re-sends
-        # a task only after ``retry`` seconds, longer than the task ``timeout``, so the first
-        # attempt is gone. Train again from the start into the same, never-published head.
+    if job.state == TrainingJob.State.TRAINING:
+        # The worker that held it died (SIGKILL, OOM, the task timeout, a lost machine):
+        # train again from the start into the same, never-published head.
         head = job.head
         head.loss_curve = []
         head.save(update_fields=["loss_curve"])
-    elif job.state != TrainingJob.State.QUEUED:
-        return None  # gone, or another delivery of the same task got it first
     else:
         head = PersonalHead.objects.create(
             tenant_id=tenant_id,
@@ -150,20 +160,12 @@ def _claim(job_id: int, tenant_id: int) -> TrainingJob | None:
             version=selectors.next_head_version(user=job.user),
             status=PersonalHead.Status.TRAINING,
         )
+    lease_fields = job_leases.take(job)
     job.state, job.head, job.progress = TrainingJob.State.TRAINING, head, 1
     job.started_at, job.message = timezone.now(), "Collecting your feedback"
-    job.save(update_fields=["state", "head", "progress", "started_at", "message"])
+    job.save(update_fields=[*lease_fields, "state", "head", "progress", "started_at", "message"])
     _publish_state(job)
     return job
-
-
-def _redelivered(job: TrainingJob) -> bool:
-    """A claimed job whose head is unfinished and whose start is older than the task timeout."""
-    head = job.head
-    if head is None or head.status != PersonalHead.Status.TRAINING or job.started_at is None:
-        return False
-    timeout = timedelta(seconds=int(settings.Q_CLUSTER.get("timeout", 1800)))
-    return timezone.now() - job.started_at >= timeout
 
 
 def training_run(*, job_id: int, tenant_id: int) -> TrainingJob | None:
@@ -173,10 +175,17 @@ def training_run(*, job_id: int, tenant_id: int) -> TrainingJob | None:
         return None
     head = job.head
     try:
-        return _train(job, head)
-    except Exception as exc:  # the job must end in a state the user can see
-        logger.exception("training job %s failed", job.pk)
-        return _fail(job, head, f"Training failed ({type(exc).__name__}).")
+        try:
+            return _train(job, head)
+        except job_leases.LeaseLost:
+            raise
+        except Exception as exc:  # the job must end in a state the user can see
+            logger.exception("training job %s failed", job.pk)
+            return _fail(job, head, f"Training failed ({type(exc).__name__}).")
+    except job_leases.LeaseLost:
+        # Presumed dead and taken over: the other run trains into the same head row.
+        logger.warning("training job %s was taken over by another worker; this run stops", job_id)
+        return None
 
 
 def _train(job: TrainingJob, head: PersonalHead) -> TrainingJob:
@@ -202,7 +211,7 @@ def _train(job: TrainingJob, head: PersonalHead) -> TrainingJob:
         update_fields=["feedback_watermark", "model_version", "feedback_count", "sketch_count"]
     )
     job.progress, job.message = 5, "Training"
-    job.save(update_fields=["progress", "message"])
+    job_leases.beat(job, progress=job.progress, message=job.message)
     _publish_state(job)
 
     config = finetune_config(seed=head.version)
@@ -212,7 +221,7 @@ def _train(job: TrainingJob, head: PersonalHead) -> TrainingJob:
         curve.append(loss)
         job.progress = 5 + int(90 * done / total)
         job.message = f"Round {done} of {total}"
-        job.save(update_fields=["progress", "message"])
+        job_leases.beat(job, progress=job.progress, message=job.message)
         head.loss_curve = list(curve)
         head.save(update_fields=["loss_curve"])
         _publish_state(job)
@@ -273,6 +282,8 @@ def _train(job: TrainingJob, head: PersonalHead) -> TrainingJob:
 @transaction.atomic
 def _publish(job: TrainingJob, head: PersonalHead) -> TrainingJob:
     """The file is complete: make the head the user's active one, in one transaction."""
+    if not job_leases.still_held(job):
+        raise job_leases.LeaseLost(f"training job {job.pk} is run by another worker now")
     now = timezone.now()
     PersonalHead.objects.for_tenant(job.tenant_id).filter(
         user_id=job.user_id, is_active=True
@@ -293,7 +304,12 @@ def _publish(job: TrainingJob, head: PersonalHead) -> TrainingJob:
 
 
 @transaction.atomic
-def _fail(job: TrainingJob, head: PersonalHead | None, message: str) -> TrainingJob:
+def _fail(
+    job: TrainingJob, head: PersonalHead | None, message: str, *, leased: bool = True
+) -> TrainingJob:
+    """End the job and its unfinished head; ``leased``: only while this run holds the job."""
+    if leased and job.lease_token and not job_leases.still_held(job):
+        raise job_leases.LeaseLost(f"training job {job.pk} is run by another worker now")
     now = timezone.now()
     if head is not None:
         head.status, head.error, head.finished_at = PersonalHead.Status.FAILED, message[:300], now
@@ -307,20 +323,42 @@ def _fail(job: TrainingJob, head: PersonalHead | None, message: str) -> Training
 # --- the scheduler's side ----------------------------------------------------------------
 
 
-def training_fail_stale(*, now: Any = None) -> int:
-    """Fail jobs whose worker can no longer finish them; returns how many."""
+def training_recover(*, now: Any = None) -> dict[str, list[int]]:
+    """Queue again the jobs whose worker stopped; fail those queued for too long.
+
+    Returns ``{"requeued": [...], "failed": [...]}``. A training job whose lease ran out is
+    sent to the queue again (the worker that takes it trains anew into the same head, or gives
+    up after ``PSBIR_JOB_MAX_ATTEMPTS`` runs); see :mod:`psbir_site.job_leases`.
+    """
     now = now or timezone.now()
-    timeout = timedelta(seconds=int(settings.Q_CLUSTER.get("timeout", 1800)) + 60)
-    stale = list(
-        TrainingJob.objects.filter(state=TrainingJob.State.TRAINING, started_at__lt=now - timeout)
-    ) + list(
-        TrainingJob.objects.filter(
-            state=TrainingJob.State.QUEUED, created_at__lt=now - QUEUED_TIMEOUT
-        )
-    )
-    for job in stale:
-        _fail(job, job.head, "The background worker stopped before finishing; try again.")
-    return len(stale)
+    outcome: dict[str, list[int]] = {"requeued": [], "failed": []}
+    give_up = Q(state=TrainingJob.State.QUEUED, created_at__lt=now - QUEUED_TIMEOUT)
+    requeue = Q(state=TrainingJob.State.TRAINING) & job_leases.abandoned(now) | Q(
+        state=TrainingJob.State.QUEUED
+    ) & job_leases.waiting_too_long(now)
+    # The scheduler's sweep spans every tenant; each job's task re-reads it by its tenant.
+    for rule, key in ((give_up, "failed"), (requeue, "requeued")):
+        for pk in list(TrainingJob.objects.filter(rule).values_list("pk", flat=True)):
+            with transaction.atomic():
+                job = TrainingJob.objects.select_for_update().filter(rule, pk=pk).first()
+                if job is None:
+                    continue  # taken, finished or renewed since the first read
+                if key == "failed":
+                    _fail(
+                        job,
+                        job.head,
+                        "The background worker stopped before finishing; try again.",
+                        leased=False,
+                    )
+                else:
+                    job.requeued_at = now
+                    job.save(update_fields=["requeued_at"])
+                    transaction.on_commit(
+                        lambda job_id=job.pk, tenant_id=job.tenant_id: _enqueue(job_id, tenant_id)
+                    )
+                    logger.warning("training job %s had no live worker; queued again", job.pk)
+                outcome[key].append(job.pk)
+    return outcome
 
 
 def training_check_volume() -> list[int]:
@@ -329,7 +367,7 @@ def training_check_volume() -> list[int]:
     Run every minute by the django-q2 schedule (the paper's "timer for data size
     monitoring"). "New" = sketches with a live photo mark since the user's latest head.
     """
-    training_fail_stale()
+    training_recover()
     queued = []
     threshold = int(settings.PSBIR_FEEDBACK_THRESHOLD)
     for tenant_id, user_id in selectors.users_due_for_training(threshold=threshold):

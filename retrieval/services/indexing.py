@@ -23,8 +23,10 @@ import numpy as np
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from psbir_site import job_leases
 from psbir_site.events import publish, tenant_admin_group
 from retrieval import index_store, photos
 from retrieval.models import ImageLibrary, IndexJob, LibraryImage
@@ -73,8 +75,22 @@ def job_publish(job: IndexJob) -> None:
     publish(tenant_admin_group(job.tenant_id), "index_progress", job_payload(job))
 
 
+_PROGRESS_FIELDS = (
+    "attempts",
+    "status",
+    "total",
+    "done",
+    "failed",
+    "failures",
+    "message",
+    "model_version",
+    "finished_at",
+)
+
+
 def _job_save(job: IndexJob, on_progress: Callable[[IndexJob], None] | None = None) -> None:
-    job.save()
+    """Save the job's progress and renew its lease (:class:`LeaseLost` if taken over)."""
+    job_leases.beat(job, **{name: getattr(job, name) for name in _PROGRESS_FIELDS})
     job_publish(job)
     if on_progress is not None:
         on_progress(job)
@@ -153,6 +169,32 @@ def library_reindex_for_search(*, library: ImageLibrary) -> IndexJob | None:
     return library_reindex(library=library)
 
 
+def index_jobs_recover(*, now: Any = None) -> list[int]:
+    """Queue again the index jobs whose worker stopped; returns their ids (the schedule's job).
+
+    Running jobs whose lease ran out, and queued jobs no worker took for a long time (see
+    :mod:`psbir_site.job_leases`). The job itself decides, when a worker takes it, whether to
+    resume or to give up after ``PSBIR_JOB_MAX_ATTEMPTS`` runs.
+    """
+    now = now or timezone.now()
+    due = Q(status=IndexJob.Status.RUNNING) & job_leases.abandoned(now) | Q(
+        status=IndexJob.Status.QUEUED
+    ) & job_leases.waiting_too_long(now)
+    requeued = []
+    # The scheduler's sweep spans every tenant; each job's task re-reads it by its tenant.
+    for pk in list(IndexJob.objects.filter(due).values_list("pk", flat=True)):
+        with transaction.atomic():
+            job = IndexJob.objects.select_for_update().filter(due, pk=pk).first()
+            if job is None:
+                continue  # finished or renewed since the first read
+            job.requeued_at = now
+            job.save(update_fields=["requeued_at"])
+            index_job_enqueue(job)
+            requeued.append(job.pk)
+            logger.warning("index job %s had no live worker; queued again", job.pk)
+    return requeued
+
+
 # --- the job body --------------------------------------------------------------------------
 
 
@@ -162,25 +204,58 @@ def index_job_run(
     """Run one import or re-index job to the end (the task body; the CLI calls it directly).
 
     Safe to run again after a crash: photos already embedded with the current model are not
-    embedded twice, and the index is then rebuilt from the conv5 cache.
+    embedded twice, and the index is then rebuilt from the conv5 cache. A delivery that finds
+    the job finished, or held by a live worker, does nothing and returns the job as it is.
     """
     from retrieval.engine.errors import ModelNotReadyError, WeightsMissingError
     from retrieval.engine_runtime import get_engine
 
-    job = IndexJob.objects.for_tenant(tenant_id).select_related("library").filter(pk=job_id).first()
+    claimed = _claim(job_id, tenant_id)
+    if claimed is None:
+        return IndexJob.objects.for_tenant(tenant_id).filter(pk=job_id).first()
+    job, resumed = claimed
+    try:
+        try:
+            engine = get_engine()
+        except (WeightsMissingError, ModelNotReadyError) as exc:
+            return _job_finish(job, message=str(exc), on_progress=on_progress)
+        try:
+            return _run(job, engine, resumed=resumed, on_progress=on_progress)
+        except job_leases.LeaseLost:
+            raise
+        except Exception as exc:
+            logger.exception("index job %s failed", job.pk)
+            _job_finish(job, message=f"Indexing stopped: {exc}", on_progress=on_progress)
+            raise
+    except job_leases.LeaseLost:
+        # This worker was presumed dead and another one runs the job now; whatever this run
+        # wrote is repeated there (embeddings are idempotent, the index swap is atomic).
+        logger.warning("index job %s was taken over by another worker; this run stops", job_id)
+        return None
+
+
+@transaction.atomic
+def _claim(job_id: int, tenant_id: int) -> tuple[IndexJob, bool] | None:
+    """Take the job's lease: (job, resumed) or None when there is nothing for this worker."""
+    job = IndexJob.objects.for_tenant(tenant_id).select_for_update().filter(pk=job_id).first()
     if job is None or job.status in (IndexJob.Status.DONE, IndexJob.Status.FAILED):
-        return job  # the library was deleted meanwhile, or a duplicate delivery of the task
+        return None  # the library was deleted meanwhile, or a duplicate delivery of the task
     resumed = job.status == IndexJob.Status.RUNNING
-    try:
-        engine = get_engine()
-    except (WeightsMissingError, ModelNotReadyError) as exc:
-        return _job_finish(job, message=str(exc), on_progress=on_progress)
-    try:
-        return _run(job, engine, resumed=resumed, on_progress=on_progress)
-    except Exception as exc:
-        logger.exception("index job %s failed", job.pk)
-        _job_finish(job, message=f"Indexing stopped: {exc}", on_progress=on_progress)
-        raise
+    if resumed and job_leases.is_held(job):
+        return None  # a live worker runs it; this is a duplicate delivery
+    if job_leases.exhausted(job):
+        job.status, job.finished_at = IndexJob.Status.FAILED, timezone.now()
+        job.message = (
+            f"The background worker stopped {job.attempts} times before finishing this job; "
+            "start it again, and tell your administrator if it keeps stopping."
+        )
+        job.save(update_fields=["status", "finished_at", "message"])
+        job_publish(job)
+        return None
+    fields = job_leases.take(job)
+    job.status = IndexJob.Status.RUNNING
+    job.save(update_fields=[*fields, "status"])
+    return job, resumed
 
 
 def _run(
@@ -190,7 +265,7 @@ def _run(
     resumed: bool,
     on_progress: Callable[[IndexJob], None] | None,
 ) -> IndexJob:
-    library = job.library
+    library = ImageLibrary.objects.for_tenant(job.tenant_id).get(pk=job.library_id)
     version = engine.model_version
     images = LibraryImage.objects.for_tenant(job.tenant_id).filter(library=library)
     if job.kind == IndexJob.Kind.REINDEX:
@@ -225,6 +300,9 @@ def _run(
                 library=library, image_ids=embedded, vectors=vectors, model_version=version
             )
         job.done += len(batch_ids)
+        # A long job cut short again and again (the task timeout, restarts) is not given up
+        # while each run gets further: only runs dying where the last one did count.
+        job.attempts = 1
         job.failed += len(failures)
         job.failures = job.failures + failures
         _job_save(job, on_progress)
@@ -235,7 +313,7 @@ def _run(
             # old index keeps its version, so searches say it is being re-indexed meanwhile.
             library_reindex(library=library, user=job.created_by)
         else:
-            index_rebuild(library=library, engine=engine)
+            index_rebuild(library=library, engine=engine, on_chunk=lambda: job_leases.beat(job))
     return _job_finish(job, on_progress=on_progress)
 
 
@@ -365,34 +443,51 @@ def index_remove(*, library: ImageLibrary, image_ids: list[int]) -> None:
         _swap_in(locked, index, locked.model_version)
 
 
-def index_rebuild(*, library: ImageLibrary, engine: Engine) -> int:
+def index_rebuild(
+    *, library: ImageLibrary, engine: Engine, on_chunk: Callable[[], None] | None = None
+) -> int:
     """Build the library's index anew from the conv5 cache at the engine's version; swap it in.
 
-    Photos whose cached features are missing are set back to pending with a message. Returns
-    the number of vectors in the new index.
+    The head runs over the cache outside any transaction (it is the slow part, and a job's
+    lease must be renewed meanwhile: ``on_chunk`` after each chunk); under the library's lock
+    only photos indexed since are added, so an import finishing meanwhile is not dropped.
+    Photos whose cached features are missing are set back to pending with a message.
+    Returns the number of vectors in the new index.
     """
     version = engine.model_version
     store = index_store.feature_store(library, version)
-    with transaction.atomic():
-        locked = _locked(library)
+    vectors: dict[int, np.ndarray] = {}
+
+    def indexed_and_cached() -> tuple[list[int], list[int]]:
         ids = list(
             LibraryImage.objects.for_tenant(library.tenant_id)
-            .filter(library=locked, status=LibraryImage.Status.INDEXED, model_version=version)
+            .filter(library=library, status=LibraryImage.Status.INDEXED, model_version=version)
             .order_by("id")
             .values_list("id", flat=True)
         )
         cached = {int(i) for i in store.ids()}
-        missing = [i for i in ids if i not in cached]
+        return [i for i in ids if i in cached], [i for i in ids if i not in cached]
+
+    def embed(ids: list[int]) -> None:
+        for chunk in _chunks(ids, 256):
+            chunk_vectors = np.asarray(engine.head_vectors(store.get(chunk)), dtype=np.float32)
+            vectors.update(zip(chunk, chunk_vectors, strict=True))
+            if on_chunk is not None:
+                on_chunk()
+
+    embed(indexed_and_cached()[0])
+    with transaction.atomic():
+        locked = _locked(library)
+        ids, missing = indexed_and_cached()
         if missing:
             LibraryImage.objects.for_tenant(library.tenant_id).filter(pk__in=missing).update(
                 status=LibraryImage.Status.PENDING,
                 error="Its cached features are missing; re-index the library.",
             )
-        ids = [i for i in ids if i in cached]
+        embed([i for i in ids if i not in vectors])
         index = index_store.empty_index()
-        for chunk in _chunks(ids, 256):
-            vectors = engine.head_vectors(store.get(chunk))
-            index.add(np.asarray(chunk, dtype=np.int64), np.asarray(vectors, dtype=np.float32))
+        if ids:
+            index.add(np.asarray(ids, dtype=np.int64), np.stack([vectors[i] for i in ids]))
         _swap_in(locked, index, version)
     return len(ids)
 

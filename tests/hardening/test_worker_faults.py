@@ -1,9 +1,10 @@
 """Faults: a real django-q2 worker killed with SIGKILL mid-job, and a disk that fills up.
 
 Each kill test: the job is caught half-way, the whole worker process group is SIGKILLed (no
-clean-up code runs), the previous index / head keeps serving and no partial file is used,
-then a fresh worker picks the task up again (django-q2's ORM broker re-delivers a task whose
-worker vanished after ``retry`` seconds) and the job completes.
+clean-up code runs), the previous index / head keeps serving and no partial file is used.
+Once the job's lease has run out, the scheduler's sweep queues it again (the test calls the
+sweep the schedule runs every minute) and a fresh worker completes it. The same on the ORM
+and the Redis broker: neither re-delivery by django-q2 is waited for.
 """
 
 from __future__ import annotations
@@ -31,24 +32,27 @@ from retrieval.services import indexing
 from tests.processes import REPO, child_env, wait_until
 from tests.retrieval.fakes import circle_strokes
 
-# django-q2's Redis broker drops a task whose worker was killed before acknowledging it; only
-# the ORM broker hands it to the next worker after ``retry``. Known gap: docs/reliability.md.
-redelivering_broker = pytest.mark.skipif(
-    bool(os.environ.get("REDIS_URL")),
-    reason="the Redis broker does not redeliver a killed worker's task (docs/reliability.md)",
-)
-
-# Short task timeout and re-delivery delay so a killed task comes back within the test. The
-# gap between them is what tells a re-delivery after a death from a duplicate (see
-# training._redelivered); it must also cover a slow start on a loaded machine.
+# A short lease so a killed job is found abandoned within the test; django-q2's own timeout
+# and retry stay at their defaults, so recovery cannot come from a broker re-delivery.
+LEASE_SECONDS = 5
 FAULT_ENV = {
     "DJANGO_SETTINGS_MODULE": "tests.hardening.worker_settings",
-    "PSBIR_TASK_TIMEOUT": "20",
-    "PSBIR_TASK_RETRY": "32",
+    "PSBIR_JOB_LEASE_SECONDS": str(LEASE_SECONDS),
     "PSBIR_DEVICE": "cpu",
     "OMP_NUM_THREADS": "1",
     "PSBIR_FEEDBACK_THRESHOLD": "100000",  # the schedule must not queue jobs of its own
 }
+
+
+@pytest.fixture
+def short_lease(settings: Any) -> None:
+    settings.PSBIR_JOB_LEASE_SECONDS = LEASE_SECONDS
+
+
+def _sweep_until_requeued(sweep: Any, job_id: int) -> None:
+    """Run the scheduler's sweep, as its every-minute schedule would, until it requeues."""
+    if not wait_until(lambda: job_id in sweep(), timeout=LEASE_SECONDS * 6, interval=0.5):
+        pytest.fail("the sweep never found the killed worker's job abandoned")
 
 
 @contextmanager
@@ -98,13 +102,12 @@ def _faiss_files(library: Any) -> list[Path]:
 # --- indexing ----------------------------------------------------------------------------
 
 
-@redelivering_broker
 @pytest.mark.worker
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 @pytest.mark.django_db(transaction=True)
 def test_worker_killed_mid_reindex_old_index_serves_then_job_completes(
-    indexed_library, fake_engine, api_client_a
+    indexed_library, fake_engine, api_client_a, short_lease
 ):
     library = indexed_library
     old_file, total = library.index_file, library.index_size
@@ -138,6 +141,7 @@ def test_worker_killed_mid_reindex_old_index_serves_then_job_completes(
     index_store.forget_library(library.pk)  # read it from disk again, as a fresh web process
     assert _search_ids(api_client_a) == served_before
 
+    _sweep_until_requeued(lambda: indexing.index_jobs_recover(), job.pk)
     with killable_worker(
         PSBIR_INDEX_BATCH_SIZE="4", PSBIR_FAKE_ENGINE_DELAY="0", **new_model
     ) as worker:
@@ -156,6 +160,7 @@ def test_worker_killed_mid_reindex_old_index_serves_then_job_completes(
     row = IndexJob.objects.get(pk=job.pk)
     assert row.status == IndexJob.Status.DONE, row.message
     assert (row.total, row.done, row.failed) == (total, total, 0)
+    assert row.attempts == 2
     library.refresh_from_db()
     assert library.index_file != old_file and library.index_size == total
     assert library.model_version == "fake-2"
@@ -214,12 +219,11 @@ def test_disk_full_while_writing_an_index_keeps_the_old_one_and_fails_the_job(
 # --- training ----------------------------------------------------------------------------
 
 
-@redelivering_broker
 @pytest.mark.worker
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 @pytest.mark.django_db(transaction=True)
-def test_worker_killed_mid_training_previous_head_serves_then_job_completes(member_a):
+def test_worker_killed_mid_training_previous_head_serves_then_job_completes(member_a, short_lease):
     from personalization.engine.synthetic import general_head
     from tests.personalization.conftest import build_world
     from tests.personalization.factories import make_head
@@ -267,7 +271,9 @@ def test_worker_killed_mid_training_previous_head_serves_then_job_completes(memb
         )
     ).exists()
     assert ranked() == before  # the previous head keeps ranking
+    killed_at = time.monotonic()
 
+    _sweep_until_requeued(lambda: training.training_recover()["requeued"], job.pk)
     fast = {"PSBIR_PERSONAL_SAMPLES_PER_BRANCH": "4", "PSBIR_PERSONAL_ROUNDS": "4"}
     with killable_worker(**fast) as worker:
         finished = wait_until(
@@ -281,9 +287,12 @@ def test_worker_killed_mid_training_previous_head_serves_then_job_completes(memb
         if not finished:
             pytest.fail(f"no worker finished the training again; log:\n{_log(worker)}")
 
+    recovered_in = time.monotonic() - killed_at
     row = TrainingJob.objects.get(pk=job.pk)
     assert row.state == TrainingJob.State.READY, row.message
+    assert row.attempts == 2 and row.head_id == training_head.pk
     active = selectors.active_head(user=member_a)
     assert active.pk == row.head_id and active.version > previous.version
     assert head_files.absolute_path(active.file_path).is_file()
     assert ranked()[0] == active.version
+    print(f"training job completed {recovered_in:.1f} s after the kill")  # noqa: T201

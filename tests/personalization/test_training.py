@@ -205,7 +205,7 @@ def test_stale_jobs_are_failed(world, run_on_commit, enqueued):
         job, _ = training.training_request(user=world.user)
     TrainingJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(hours=7))
     with run_on_commit():
-        assert training.training_fail_stale() == 1
+        assert training.training_recover()["failed"] == [job.pk]
     job.refresh_from_db()
     assert job.state == "failed" and "worker stopped" in job.message
 

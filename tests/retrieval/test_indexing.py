@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 import numpy as np
 import pytest
+from django.utils import timezone
 
 from psbir_site.models import OutboxEvent
 from retrieval import index_store
@@ -164,11 +166,14 @@ def test_crashed_job_resumes_without_embedding_twice(make_library, tenant_a, fak
     assert job.status == IndexJob.Status.FAILED and "simulated crash" in job.message
     assert fake_engine.photos_embedded == 2
 
-    # django-q2 retries the task: the job is picked up as running and finishes.
+    # As if the worker had died mid-job instead: running, its lease long expired. Another
+    # delivery of the task picks it up and finishes it.
     job.status = IndexJob.Status.RUNNING
+    job.heartbeat_at = timezone.now() - timedelta(seconds=settings.PSBIR_JOB_LEASE_SECONDS + 1)
     job.save()
     fake_engine.fail_on_call = None
     job = indexing.index_job_run(job_id=job.pk, tenant_id=tenant_a.pk)
+    assert job.attempts == 2
     assert job.status == IndexJob.Status.DONE and (job.done, job.failed) == (4, 0)
     assert fake_engine.photos_embedded == 4  # the first batch was not embedded again
     library.refresh_from_db()
