@@ -66,6 +66,7 @@ class TrainingJobSerializer(serializers.ModelSerializer):
             "progress",
             "message",
             "version",
+            "attempts",
             "created_at",
             "started_at",
             "finished_at",

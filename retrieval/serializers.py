@@ -155,6 +155,7 @@ class JobSerializer(serializers.ModelSerializer):
             "failures",
             "message",
             "model_version",
+            "attempts",
             "created_at",
             "finished_at",
         ]

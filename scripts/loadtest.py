@@ -10,6 +10,10 @@ error rate and p50 / p95 / max latency; exits 1 when the error rate is above --m
         --user demo --password demo-sketch-2026 --users 4 --searches 15 \
         --admin demo-admin --reindex --train
 
+--base-url may list several web processes (comma-separated): user i talks to process
+i mod n, as behind a round-robin proxy. --wait then follows the re-index and training jobs
+until they end and prints how they ended (they must end done / ready).
+
 Every simulated user signs in with the same account unless --user is a comma-separated list;
 the "search" throttle is per user (PSBIR_SEARCH_RATE, default 120/min), so keep
 users x searches per account under it or raise the rate on the server.
@@ -93,18 +97,27 @@ def user_loop(base: str, token: str, searches: int, offset: int, out: Outcome) -
         out.add(elapsed, None if ok else f"{status}: {detail}")
 
 
-def start_background(base: str, args: argparse.Namespace, member_token: str) -> list[str]:
+@dataclass
+class Background:
+    notes: list[str] = field(default_factory=list)
+    # (label, API path of the job, admin or member token)
+    jobs: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def start_background(base: str, args: argparse.Namespace, member_token: str) -> Background:
     """Start a re-index (admin) and a training run (member); returns what happened."""
-    notes = []
+    out = Background()
     if args.reindex:
         admin = token_for(base, args.admin, args.password)
         status, libraries = call(base, "GET", "/api/libraries/", token=admin)
         if status == 200 and libraries:
             library = libraries[0]
             status, job = call(base, "POST", f"/api/libraries/{library['id']}/reindex/", {}, admin)
-            notes.append(f"re-index of library {library['id']}: HTTP {status}, job {job}")
+            out.notes.append(f"re-index of library {library['id']}: HTTP {status}, job {job}")
+            if isinstance(job, dict) and "id" in job:
+                out.jobs.append(("re-index", f"/api/jobs/{job['id']}/", admin))
         else:
-            notes.append(f"re-index not started: HTTP {status} {libraries}")
+            out.notes.append(f"re-index not started: HTTP {status} {libraries}")
     if args.train:
         # Training needs marked feedback: search once and mark the first result.
         status, query = call(
@@ -119,8 +132,30 @@ def start_background(base: str, args: argparse.Namespace, member_token: str) -> 
                 member_token,
             )
         status, job = call(base, "POST", "/api/personalization/training/", {}, member_token)
-        notes.append(f"training request: HTTP {status}, job {job}")
-    return notes
+        out.notes.append(f"training request: HTTP {status}, job {job}")
+        if isinstance(job, dict) and "id" in job:
+            out.jobs.append(("training", f"/api/personalization/jobs/{job['id']}/", member_token))
+    return out
+
+
+def wait_for_jobs(base: str, background: Background, timeout: float) -> list[str]:
+    """Poll each background job until it ends; returns one line per job (and False if any
+    did not end well)."""
+    lines = []
+    deadline = time.monotonic() + timeout
+    for label, path, token in background.jobs:
+        started = time.monotonic()
+        while True:
+            status, job = call(base, "GET", path, token=token)
+            state = job.get("status") or job.get("state") if isinstance(job, dict) else None
+            if state in ("done", "ready", "failed") or time.monotonic() > deadline:
+                break
+            time.sleep(2)
+        lines.append(
+            f"{label} job: {state} after a further {time.monotonic() - started:.0f} s "
+            f"({job.get('message', '') if isinstance(job, dict) else job})"
+        )
+    return lines
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -130,7 +165,9 @@ def percentile(values: list[float], q: float) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--base-url", default="http://127.0.0.1:8000")
+    parser.add_argument(
+        "--base-url", default="http://127.0.0.1:8000", help="web process(es), comma-separated"
+    )
     parser.add_argument("--user", default="demo", help="account(s), comma-separated")
     parser.add_argument("--password", default="demo-sketch-2026")
     parser.add_argument("--admin", default="demo-admin", help="admin account for --reindex")
@@ -138,20 +175,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--searches", type=int, default=15, help="searches per user")
     parser.add_argument("--reindex", action="store_true", help="re-index the first library")
     parser.add_argument("--train", action="store_true", help="request a head training run")
+    parser.add_argument("--wait", type=float, default=0, help="seconds to wait for the jobs")
     parser.add_argument("--max-error-rate", type=float, default=0.0)
     args = parser.parse_args(argv)
     if not 1 <= args.users <= 64 or not 1 <= args.searches <= 1000:
         parser.error("bounded on purpose: 1..64 users, 1..1000 searches each")
-    base = args.base_url.rstrip("/")
+    bases = [url.rstrip("/") for url in args.base_url.split(",")]
+    base = bases[0]
 
     accounts = args.user.split(",")
     tokens = {name: token_for(base, name, args.password) for name in accounts}
-    notes = start_background(base, args, tokens[accounts[0]])
+    background = start_background(base, args, tokens[accounts[0]])
     out = Outcome()
     threads = [
         threading.Thread(
             target=user_loop,
-            args=(base, tokens[accounts[i % len(accounts)]], args.searches, i * 1000, out),
+            args=(
+                bases[i % len(bases)],
+                tokens[accounts[i % len(accounts)]],
+                args.searches,
+                i * 1000,
+                out,
+            ),
         )
         for i in range(args.users)
     ]
@@ -164,9 +209,12 @@ def main(argv: list[str] | None = None) -> int:
 
     total = len(out.latencies)
     rate = len(out.errors) / total if total else 1.0
-    for note in notes:
+    for note in background.notes:
         print(note)
-    print(f"requests: {total} ({args.users} users x {args.searches} searches) in {wall:.1f} s")
+    print(
+        f"requests: {total} ({args.users} users x {args.searches} searches, "
+        f"{len(bases)} web process(es)) in {wall:.1f} s"
+    )
     print(f"throughput: {total / wall:.2f} searches/s")
     print(f"errors: {len(out.errors)} (rate {rate:.3%})")
     if out.latencies:
@@ -176,7 +224,12 @@ def main(argv: list[str] | None = None) -> int:
         )
     for error in out.errors[:5]:
         print(f"  e.g. {error}")
-    return 0 if rate <= args.max_error_rate else 1
+    jobs_ok = True
+    if args.wait > 0:
+        for line in wait_for_jobs(base, background, args.wait):
+            print(line)
+            jobs_ok = jobs_ok and (": done " in line or ": ready " in line)
+    return 0 if rate <= args.max_error_rate and jobs_ok else 1
 
 
 if __name__ == "__main__":
