@@ -2,8 +2,9 @@
 """A bounded load test of the search API on a running server (stdlib only: threads + urllib).
 
 N users, each with its own API token, run a fixed number of sketch searches concurrently;
-optionally an admin starts a library re-index and a member asks for a personal-head training
-run at the start, so searches are measured while both run in the background. Prints the
+optionally an admin imports a zip of new photos and / or starts a library re-index, and a
+member asks for a personal-head training run at the start, so searches are measured while
+they run in the background. Prints the
 error rate and p50 / p95 / max latency; exits 1 when the error rate is above --max-error-rate.
 
     .venv/bin/python scripts/loadtest.py --base-url http://127.0.0.1:8000 \
@@ -67,6 +68,31 @@ def call(
             return exc.code, raw[:200].decode(errors="replace")
 
 
+def upload_zip(base: str, path: str, library_id: int, token: str) -> tuple[int, Any]:
+    """POST a zip of photos to a library (multipart, field ``archive``)."""
+    boundary = f"psbir-load-{time.time_ns()}"
+    with open(path, "rb") as handle:
+        payload = handle.read()
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="archive"; '
+            f'filename="load.zip"\r\nContent-Type: application/zip\r\n\r\n'
+        ).encode()
+        + payload
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    request = urllib.request.Request(
+        f"{base}/api/libraries/{library_id}/images/zip/", data=body, method="POST"
+    )
+    request.add_header("Content-Type", f"multipart/form-data; boundary={boundary}")
+    request.add_header("Authorization", f"Token {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=300) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()[:300].decode(errors="replace")
+
+
 def token_for(base: str, username: str, password: str) -> str:
     body = {"username": username, "password": password}
     status, data = call(base, "POST", "/api/auth/token/", body)
@@ -107,17 +133,27 @@ class Background:
 def start_background(base: str, args: argparse.Namespace, member_token: str) -> Background:
     """Start a re-index (admin) and a training run (member); returns what happened."""
     out = Background()
-    if args.reindex:
+    if args.reindex or args.upload_zip:
         admin = token_for(base, args.admin, args.password)
         status, libraries = call(base, "GET", "/api/libraries/", token=admin)
-        if status == 200 and libraries:
-            library = libraries[0]
-            status, job = call(base, "POST", f"/api/libraries/{library['id']}/reindex/", {}, admin)
-            out.notes.append(f"re-index of library {library['id']}: HTTP {status}, job {job}")
-            if isinstance(job, dict) and "id" in job:
-                out.jobs.append(("re-index", f"/api/jobs/{job['id']}/", admin))
-        else:
-            out.notes.append(f"re-index not started: HTTP {status} {libraries}")
+        if status != 200 or not libraries:
+            raise SystemExit(f"no library to work on: HTTP {status} {libraries}")
+        library = libraries[0]
+    if args.upload_zip:
+        # New photos: the workers embed each one (VGG forward passes) during the searches.
+        status, outcome = upload_zip(base, args.upload_zip, library["id"], admin)
+        job = outcome.get("job", {}) if isinstance(outcome, dict) else {}
+        out.notes.append(
+            f"zip import into library {library['id']}: HTTP {status}, "
+            f"job {job.get('id')} with {job.get('total')} photos"
+        )
+        if "id" in job:
+            out.jobs.append(("import", f"/api/jobs/{job['id']}/", admin))
+    if args.reindex:
+        status, job = call(base, "POST", f"/api/libraries/{library['id']}/reindex/", {}, admin)
+        out.notes.append(f"re-index of library {library['id']}: HTTP {status}, job {job}")
+        if isinstance(job, dict) and "id" in job:
+            out.jobs.append(("re-index", f"/api/jobs/{job['id']}/", admin))
     if args.train:
         # Training needs marked feedback: search once and mark the first result.
         status, query = call(
@@ -174,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=4, help="concurrent simulated users")
     parser.add_argument("--searches", type=int, default=15, help="searches per user")
     parser.add_argument("--reindex", action="store_true", help="re-index the first library")
+    parser.add_argument("--upload-zip", help="a zip of photos the admin imports at the start")
     parser.add_argument("--train", action="store_true", help="request a head training run")
     parser.add_argument("--wait", type=float, default=0, help="seconds to wait for the jobs")
     parser.add_argument("--max-error-rate", type=float, default=0.0)

@@ -3,8 +3,10 @@
  * Works on any page holding an element with [data-personalization] (the search page's panel,
  * the dashboard). It relies on app.js (window.PSBIR.api / toast, and the websocket events
  * "psbir:personal_training", "psbir:personal_model_ready", "psbir:personal_head_changed")
- * and, on the search page, on search.js's "psbir:results" event
- * ({query_id, results, container}; cards carry data-result-id / data-image-id).
+ * and on the "psbir:results" event of search.js (the latest query) and session.js (every
+ * stored query of a session) ({query_id, results, container}; cards carry
+ * data-result-id / data-image-id). With [data-session-marks] each query block gets its own
+ * "None of these" button; otherwise the panel's button follows the latest query.
  *
  * w: moving the slider sets window.PSBIR.searchOptions.personal_weight (sent with the next
  * search) and, after a short pause, stores it as the user's w through the API.
@@ -139,59 +141,72 @@
   }
 
   // --- feedback on search results ---------------------------------------------------------
+  // One entry per query shown: the search page shows its latest query (the panel's "None of
+  // these" button follows it); a session page shows several, each with its own button.
   var feedbackUrl = root.dataset.feedbackUrl;
   var feedbackDetailUrl = root.dataset.feedbackDetailUrl;
-  var noneButton = root.querySelector("[data-pz-none]");
-  var current = { queryId: null, container: null };
+  var perBlock = root.hasAttribute("data-session-marks");
+  var panelNone = root.querySelector("[data-pz-none]");
+  var queries = {};
+  var latest = null;
 
-  function applyFeedback(rows) {
+  function noneButtonOf(query) {
+    return perBlock ? query.noneButton : panelNone;
+  }
+
+  function applyFeedback(query, rows) {
     var byResult = {};
     var none = null;
     (rows || []).forEach(function (row) {
       if (row.kind === "none") none = row;
       else byResult[row.result] = row;
     });
-    if (current.container) {
-      current.container.querySelectorAll("[data-result-id]").forEach(function (card) {
-        var row = byResult[card.dataset.resultId];
-        var button = card.querySelector("[data-pz-mark]");
-        if (!button) return;
-        button.setAttribute("aria-pressed", row ? "true" : "false");
-        button.dataset.feedbackId = row ? String(row.id) : "";
-        button.textContent = row ? "✓ Meant" : "✓ I meant this";
-        card.classList.toggle("pz-marked", Boolean(row));
-      });
-    }
-    if (noneButton) {
+    query.container.querySelectorAll("[data-result-id]").forEach(function (card) {
+      var row = byResult[card.dataset.resultId];
+      var button = card.querySelector("[data-pz-mark]");
+      if (!button) return;
+      button.setAttribute("aria-pressed", row ? "true" : "false");
+      button.dataset.feedbackId = row ? String(row.id) : "";
+      button.textContent = row ? "✓ Meant" : "✓ I meant this";
+      card.classList.toggle("pz-marked", Boolean(row));
+    });
+    var noneButton = noneButtonOf(query);
+    if (noneButton && (perBlock || query === latest)) {
       noneButton.setAttribute("aria-pressed", none ? "true" : "false");
       noneButton.dataset.feedbackId = none ? String(none.id) : "";
       noneButton.textContent = none ? "None of these (marked)" : "None of these";
     }
   }
 
-  function loadFeedback() {
-    return api(feedbackUrl + "?query_id=" + encodeURIComponent(current.queryId)).then(applyFeedback);
+  function loadFeedback(query) {
+    return api(feedbackUrl + "?query_id=" + encodeURIComponent(query.id)).then(function (rows) {
+      applyFeedback(query, rows);
+    });
   }
 
-  function send(body) {
-    return api(feedbackUrl, { method: "POST", json: Object.assign({ query_id: current.queryId }, body) })
-      .then(applyFeedback)
+  function send(query, body) {
+    return api(feedbackUrl, { method: "POST", json: Object.assign({ query_id: query.id }, body) })
+      .then(function (rows) {
+        applyFeedback(query, rows);
+      })
       .then(refreshStatus)
       .catch(function (err) {
         toast("Feedback not saved: " + err.message, "error");
       });
   }
 
-  function withdraw(feedbackId) {
+  function withdraw(query, feedbackId) {
     return api(detailUrl(feedbackDetailUrl, feedbackId), { method: "DELETE" })
-      .then(loadFeedback)
+      .then(function () {
+        return loadFeedback(query);
+      })
       .then(refreshStatus)
       .catch(function (err) {
         toast("Could not withdraw: " + err.message, "error");
       });
   }
 
-  function markButton(card) {
+  function markButton(query, card) {
     var button = document.createElement("button");
     button.type = "button";
     button.className = "btn secondary small pz-mark";
@@ -201,29 +216,53 @@
     button.addEventListener("click", function (evt) {
       evt.preventDefault();
       evt.stopPropagation();
-      if (button.dataset.feedbackId) withdraw(button.dataset.feedbackId);
-      else send({ result_ids: [Number(card.dataset.resultId)] });
+      if (button.dataset.feedbackId) withdraw(query, button.dataset.feedbackId);
+      else send(query, { result_ids: [Number(card.dataset.resultId)] });
     });
+    return button;
+  }
+
+  function toggleNone(query) {
+    var button = noneButtonOf(query);
+    if (button && button.dataset.feedbackId) withdraw(query, button.dataset.feedbackId);
+    else send(query, { none_of_these: true });
+  }
+
+  function blockNoneButton(query) {
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "btn secondary small pz-none";
+    button.dataset.pzBlockNone = "1";
+    button.setAttribute("aria-pressed", "false");
+    button.textContent = "None of these";
+    button.addEventListener("click", function () {
+      toggleNone(query);
+    });
+    query.container.insertAdjacentElement("afterend", button);
     return button;
   }
 
   if (feedbackUrl) {
     window.addEventListener("psbir:results", function (e) {
       var detail = e.detail || {};
-      current.queryId = detail.query_id;
-      current.container = detail.container || null;
-      if (!current.queryId || !current.container) return;
-      current.container.querySelectorAll("[data-result-id]").forEach(function (card) {
-        if (!card.querySelector("[data-pz-mark]")) card.appendChild(markButton(card));
+      if (!detail.query_id || !detail.container) return;
+      var query = queries[detail.query_id];
+      if (!query || query.container !== detail.container) {
+        query = { id: detail.query_id, container: detail.container, noneButton: null };
+        queries[detail.query_id] = query;
+      }
+      latest = query;
+      query.container.querySelectorAll("[data-result-id]").forEach(function (card) {
+        if (!card.querySelector("[data-pz-mark]")) card.appendChild(markButton(query, card));
       });
-      if (noneButton) noneButton.disabled = !(detail.results && detail.results.length);
-      loadFeedback().catch(function () {});
+      var hasResults = Boolean(detail.results && detail.results.length);
+      if (perBlock && hasResults && !query.noneButton) query.noneButton = blockNoneButton(query);
+      if (!perBlock && panelNone) panelNone.disabled = !hasResults;
+      loadFeedback(query).catch(function () {});
     });
-    if (noneButton) {
-      noneButton.addEventListener("click", function () {
-        if (!current.queryId) return;
-        if (noneButton.dataset.feedbackId) withdraw(noneButton.dataset.feedbackId);
-        else send({ none_of_these: true });
+    if (panelNone && !perBlock) {
+      panelNone.addEventListener("click", function () {
+        if (latest) toggleNone(latest);
       });
     }
   }

@@ -68,9 +68,10 @@ def test_panel_marks_results_sets_w_and_follows_training(member_a, monkeypatch):
         elif path == "/api/personalization/training/":
             body = {"id": 5, "state": "queued", "progress": 0, "message": "Waiting"}
         elif path == "/api/personalization/status/":
-            body = {"active_version": None, "new_feedback_sketches": 1, "job": None}
+            body = {"active_version": server["active"], "new_feedback_sketches": 1, "job": None}
         return route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
 
+    server: dict[str, int | None] = {"active": None}
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright runs an event loop
     from playwright.sync_api import sync_playwright
 
@@ -125,10 +126,105 @@ def test_panel_marks_results_sets_w_and_follows_training(member_a, monkeypatch):
         assert page.locator("[data-pz-state]").inner_text() == "Training"
         assert page.locator("[data-pz-progress]").get_attribute("value") == "45"
         assert page.locator("[data-pz-message]").inner_text() == "Round 9 of 20"
+        server["active"] = 3  # the status the page refreshes on the event says so too
+        status_calls = sum(1 for c in calls if c[1] == "/api/personalization/status/")
         page.evaluate(
             "__socket.onmessage({data: JSON.stringify({event: 'personal_model_ready',"
             " version: 3, message: 'Your personalized model is ready'})})"
         )
         assert page.locator("[data-pz-active]").inner_text() == "your model v3"
+        for _ in range(200):  # the refresh the event triggers has been answered
+            if sum(1 for c in calls if c[1] == "/api/personalization/status/") > status_calls:
+                break
+            page.wait_for_timeout(50)
+        page.wait_for_function(
+            "document.querySelector('[data-pz-active]').textContent === 'your model v3'"
+        )
         assert "Your personalized model is ready" in page.locator("#toasts").inner_text()
+        browser.close()
+
+
+def test_session_page_marks_each_stored_query(member_a, client, monkeypatch):
+    """The real session page (Django-rendered, with its static scripts): every stored query
+    gets "I meant this" on its results and a "None of these" of its own."""
+    from retrieval.models import SketchQuery
+    from tests.personalization import factories
+
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
+    library, images = factories.synthetic_library(
+        member_a.tenant, factories.SyntheticLibrary(parents=1, subs=1, per_sub=3, seed=1)
+    )
+    first, first_results = factories.make_query(member_a, [library], None, images[:3])
+    second, second_results = factories.make_query(member_a, [library], None, images[::-1])
+    SketchQuery.objects.filter(pk=second.pk).update(session=first.session)
+    client.force_login(member_a)
+    page_html = client.get(f"/sessions/{first.session_id}/").content.decode()
+    assert "data-session-marks" in page_html
+
+    calls: list[tuple[str, str, str | None]] = []
+    static_root = Path(settings.BASE_DIR) / "static"
+
+    def handle(route):
+        request = route.request
+        path = request.url.split("psbir.test", 1)[1]
+        calls.append((request.method, path, request.post_data))
+        if path == "/":
+            return route.fulfill(status=200, content_type="text/html", body=page_html)
+        if path.startswith("/static/"):
+            file = static_root / path.removeprefix("/static/").split("?")[0]
+            if file.is_file():
+                kind = "text/css" if file.suffix == ".css" else "application/javascript"
+                return route.fulfill(status=200, content_type=kind, body=file.read_text())
+            return route.fulfill(status=404, body="")
+        body: object = []
+        if path.startswith("/api/personalization/feedback/") and request.method == "POST":
+            sent = json.loads(request.post_data)
+            body = (
+                [{"id": 90, "kind": "none", "result": None}]
+                if sent.get("none_of_these")
+                else [{"id": 99, "kind": "match", "result": sent["result_ids"][0]}]
+            )
+        elif path == "/api/personalization/status/":
+            body = {"active_version": None, "new_feedback_sketches": 1, "job": None}
+        elif not path.startswith("/api/"):
+            return route.fulfill(status=404, body="")
+        return route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright runs an event loop
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page()
+        page.add_init_script(FAKE_SOCKET)
+        page.route("**/*", handle)
+        page.goto("http://psbir.test/")
+        page.wait_for_function("document.querySelectorAll('[data-pz-mark]').length === 6")
+        nones = page.locator("[data-pz-block-none]")
+        assert nones.count() == 2
+
+        second_block = page.locator(f'[data-query-id="{second.pk}"]')
+        target = second_results[1].pk
+        second_block.locator(f'[data-result-id="{target}"] [data-pz-mark]').click()
+        page.wait_for_function(
+            f'document.querySelector(\'[data-query-id="{second.pk}"] '
+            f"[data-result-id=\"{target}\"]').classList.contains('pz-marked')"
+        )
+        posted = [json.loads(c[2]) for c in calls if c[0] == "POST" and "feedback" in c[1]]
+        assert posted == [{"query_id": second.pk, "result_ids": [target]}]
+        # The first query's cards are untouched.
+        assert page.locator(f'[data-query-id="{first.pk}"] .pz-marked').count() == 0
+
+        page.locator(f'[data-query-id="{first.pk}"] [data-pz-block-none]').click()
+        page.wait_for_function(
+            f"document.querySelector('[data-query-id=\"{first.pk}\"] [data-pz-block-none]')"
+            ".getAttribute('aria-pressed') === 'true'"
+        )
+        posted = [json.loads(c[2]) for c in calls if c[0] == "POST" and "feedback" in c[1]]
+        assert posted[-1] == {"query_id": first.pk, "none_of_these": True}
+        assert second_block.locator("[data-pz-block-none]").get_attribute("aria-pressed") == (
+            "false"
+        )
         browser.close()
