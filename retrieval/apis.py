@@ -44,6 +44,41 @@ from retrieval.services import indexing, libraries, search, sessions
 TAG_LIBRARIES = "libraries"
 TAG_SEARCH = "search"
 MAX_LIST = 1000
+PAGE_PARAMETERS = [
+    OpenApiParameter("offset", int, description="Rows to skip (default 0)."),
+    OpenApiParameter(
+        "limit", int, description=f"Rows to return, 1..{MAX_LIST} (default {MAX_LIST})."
+    ),
+]
+
+
+def _page_bound(request: Request, name: str, default: int, lowest: int, highest: int) -> int:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise exceptions.ValidationError({name: "Must be a whole number."}) from None
+    if not lowest <= value <= highest:
+        raise exceptions.ValidationError({name: f"Must be between {lowest} and {highest}."})
+    return value
+
+
+def _paged(request: Request, rows: Any, serializer: type) -> Response:
+    """One page of a list: ``?offset=&limit=``; the total count and the next page's URL go in
+    the ``X-Total-Count`` and ``Link: <...>; rel="next"`` headers, so the body stays a list."""
+    offset = _page_bound(request, "offset", 0, 0, 2**31)
+    limit = _page_bound(request, "limit", MAX_LIST, 1, MAX_LIST)
+    total = rows.count()
+    response = Response(serializer(rows[offset : offset + limit], many=True).data)
+    response["X-Total-Count"] = str(total)
+    if offset + limit < total:
+        query = request.query_params.copy()
+        query["offset"], query["limit"] = str(offset + limit), str(limit)
+        next_url = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+        response["Link"] = f'<{next_url}>; rel="next"'
+    return response
 
 
 class MemberReadsAdminWrites(BasePermission):
@@ -173,6 +208,7 @@ class LibraryImageListApi(APIView):
         parameters=[
             OpenApiParameter("status", str, enum=["pending", "indexed", "failed"]),
             OpenApiParameter("q", str, description="Text in name, caption or labels."),
+            *PAGE_PARAMETERS,
         ],
         responses=ImageSerializer(many=True),
     )
@@ -183,7 +219,7 @@ class LibraryImageListApi(APIView):
             status=request.query_params.get("status") or None,
             search=request.query_params.get("q") or None,
         )
-        return Response(ImageSerializer(images[:MAX_LIST], many=True).data)
+        return _paged(request, images, ImageSerializer)
 
     @extend_schema(
         tags=[TAG_LIBRARIES],
@@ -350,11 +386,11 @@ class SearchApi(APIView):
 class SessionListApi(APIView):
     permission_classes = [IsTenantMember]
 
-    @extend_schema(tags=[TAG_SEARCH], responses=SessionSerializer(many=True))
+    @extend_schema(
+        tags=[TAG_SEARCH], parameters=PAGE_PARAMETERS, responses=SessionSerializer(many=True)
+    )
     def get(self, request: Request) -> Response:
-        return Response(
-            SessionSerializer(selectors.session_list(user=request.user)[:MAX_LIST], many=True).data
-        )
+        return _paged(request, selectors.session_list(user=request.user), SessionSerializer)
 
     @extend_schema(
         tags=[TAG_SEARCH], request=SessionWriteSerializer, responses={201: SessionSerializer}

@@ -4,6 +4,10 @@ Re-exported (not copied) so a change there is a change here: retrieval_dirs (aut
 fake_engine, make_library, indexed_library, run_on_commit.
 """
 
+from typing import Any
+
+import pytest
+
 from tests.retrieval.conftest import (  # noqa: F401
     fake_engine,
     indexed_library,
@@ -11,3 +15,11 @@ from tests.retrieval.conftest import (  # noqa: F401
     retrieval_dirs,
     run_on_commit,
 )
+
+
+@pytest.fixture
+def short_lease(settings: Any) -> None:
+    """This process sees job leases expire as fast as the test's workers renew them."""
+    from tests.hardening.workers import LEASE_SECONDS
+
+    settings.PSBIR_JOB_LEASE_SECONDS = LEASE_SECONDS

@@ -11,12 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -29,63 +24,14 @@ from personalization.services import training
 from retrieval import index_store
 from retrieval.models import IndexJob, LibraryImage
 from retrieval.services import indexing
-from tests.processes import REPO, child_env, wait_until
+from tests.hardening.workers import (
+    kill_group,
+    killable_worker,
+    stop_and_log,
+    sweep_until_requeued,
+)
+from tests.processes import wait_until
 from tests.retrieval.fakes import circle_strokes
-
-# A short lease so a killed job is found abandoned within the test; django-q2's own timeout
-# and retry stay at their defaults, so recovery cannot come from a broker re-delivery.
-LEASE_SECONDS = 5
-FAULT_ENV = {
-    "DJANGO_SETTINGS_MODULE": "tests.hardening.worker_settings",
-    "PSBIR_JOB_LEASE_SECONDS": str(LEASE_SECONDS),
-    "PSBIR_DEVICE": "cpu",
-    "OMP_NUM_THREADS": "1",
-    "PSBIR_FEEDBACK_THRESHOLD": "100000",  # the schedule must not queue jobs of its own
-}
-
-
-@pytest.fixture
-def short_lease(settings: Any) -> None:
-    settings.PSBIR_JOB_LEASE_SECONDS = LEASE_SECONDS
-
-
-def _sweep_until_requeued(sweep: Any, job_id: int) -> None:
-    """Run the scheduler's sweep, as its every-minute schedule would, until it requeues."""
-    if not wait_until(lambda: job_id in sweep(), timeout=LEASE_SECONDS * 6, interval=0.5):
-        pytest.fail("the sweep never found the killed worker's job abandoned")
-
-
-@contextmanager
-def killable_worker(**extra_env: str) -> Iterator[subprocess.Popen]:
-    """``manage.py qcluster`` in its own process group, so one signal reaches every process
-    it forks (sentinel, pusher, workers); SIGKILLed on exit if still alive."""
-    process = subprocess.Popen(
-        [sys.executable, str(REPO / "manage.py"), "qcluster"],
-        cwd=REPO,
-        env=child_env(**{**FAULT_ENV, **extra_env}),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        yield process
-    finally:
-        kill_group(process)
-
-
-def kill_group(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=20)
-    else:  # the leader is gone; its forks may not be
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-
-
-def _log(process: subprocess.Popen) -> str:
-    kill_group(process)
-    return (process.stdout.read() if process.stdout else "")[-4000:]
 
 
 def _search_ids(client: Any) -> list[int]:
@@ -126,13 +72,14 @@ def test_worker_killed_mid_reindex_old_index_serves_then_job_completes(
     ) as worker:
         caught = wait_until(half_done, timeout=60, interval=0.1)
         if not caught:
-            pytest.fail(f"the job was never seen half-way; worker log:\n{_log(worker)}")
+            pytest.fail(f"the job was never seen half-way; worker log:\n{stop_and_log(worker)}")
         kill_group(worker)
     killed_at = time.monotonic()
 
     row = IndexJob.objects.get(pk=job.pk)
     assert row.status == IndexJob.Status.RUNNING and row.done < row.total
     assert row.model_version == "fake-2"
+    killed_lease = row.lease_token
     library.refresh_from_db()
     assert library.model_version == fake_engine.model_version == "fake-1"
     # The pointer did not move; the served file is the complete old one; nothing new is used.
@@ -141,7 +88,7 @@ def test_worker_killed_mid_reindex_old_index_serves_then_job_completes(
     index_store.forget_library(library.pk)  # read it from disk again, as a fresh web process
     assert _search_ids(api_client_a) == served_before
 
-    _sweep_until_requeued(lambda: indexing.index_jobs_recover(), job.pk)
+    sweep_until_requeued(lambda: indexing.index_jobs_recover(), job.pk)
     with killable_worker(
         PSBIR_INDEX_BATCH_SIZE="4", PSBIR_FAKE_ENGINE_DELAY="0", **new_model
     ) as worker:
@@ -154,13 +101,13 @@ def test_worker_killed_mid_reindex_old_index_serves_then_job_completes(
             interval=0.25,
         )
         if not finished:
-            pytest.fail(f"no worker finished the job again; its log:\n{_log(worker)}")
+            pytest.fail(f"no worker finished the job again; its log:\n{stop_and_log(worker)}")
     recovered_in = time.monotonic() - killed_at
 
     row = IndexJob.objects.get(pk=job.pk)
     assert row.status == IndexJob.Status.DONE, row.message
     assert (row.total, row.done, row.failed) == (total, total, 0)
-    assert row.attempts == 2
+    assert row.lease_token not in ("", killed_lease)  # a second run took the job over
     library.refresh_from_db()
     assert library.index_file != old_file and library.index_size == total
     assert library.model_version == "fake-2"
@@ -259,7 +206,7 @@ def test_worker_killed_mid_training_previous_head_serves_then_job_completes(memb
     with killable_worker(**slow) as worker:
         caught = wait_until(mid_training, timeout=75, interval=0.1)
         if not caught:
-            pytest.fail(f"training was never seen half-way; worker log:\n{_log(worker)}")
+            pytest.fail(f"training was never seen half-way; worker log:\n{stop_and_log(worker)}")
         kill_group(worker)
 
     training_head = TrainingJob.objects.get(pk=job.pk).head
@@ -273,7 +220,7 @@ def test_worker_killed_mid_training_previous_head_serves_then_job_completes(memb
     assert ranked() == before  # the previous head keeps ranking
     killed_at = time.monotonic()
 
-    _sweep_until_requeued(lambda: training.training_recover()["requeued"], job.pk)
+    sweep_until_requeued(lambda: training.training_recover()["requeued"], job.pk)
     fast = {"PSBIR_PERSONAL_SAMPLES_PER_BRANCH": "4", "PSBIR_PERSONAL_ROUNDS": "4"}
     with killable_worker(**fast) as worker:
         finished = wait_until(
@@ -285,7 +232,7 @@ def test_worker_killed_mid_training_previous_head_serves_then_job_completes(memb
             interval=0.25,
         )
         if not finished:
-            pytest.fail(f"no worker finished the training again; log:\n{_log(worker)}")
+            pytest.fail(f"no worker finished the training again; log:\n{stop_and_log(worker)}")
 
     recovered_in = time.monotonic() - killed_at
     row = TrainingJob.objects.get(pk=job.pk)

@@ -165,6 +165,33 @@ def test_image_list_filters(api_client_admin_a, indexed_library):
     assert len(api_client_admin_a.get(url, {"status": "failed"}).json()) == 0
 
 
+def test_image_list_pages_through_every_photo(api_client_admin_a, indexed_library):
+    url = f"/api/libraries/{indexed_library.pk}/images/"
+    everything = [row["id"] for row in api_client_admin_a.get(url).json()]
+    assert len(everything) == 10
+    seen, response = [], api_client_admin_a.get(url, {"limit": 4})
+    while True:
+        assert response.status_code == 200 and response["X-Total-Count"] == "10"
+        seen += [row["id"] for row in response.json()]
+        if "Link" not in response:
+            break
+        next_url = response["Link"].split(">")[0].lstrip("<")
+        assert 'rel="next"' in response["Link"] and "limit=4" in next_url
+        response = api_client_admin_a.get(next_url)
+    assert seen == everything  # in order, none twice, none left out
+    filtered = api_client_admin_a.get(url, {"q": "circle", "limit": 1})
+    assert filtered["X-Total-Count"] == "2" and "q=circle" in filtered["Link"]
+
+
+@pytest.mark.parametrize(
+    "params", [{"limit": 0}, {"limit": 1001}, {"offset": -1}, {"offset": "x"}, {"limit": "1.5"}]
+)
+def test_bad_paging_is_a_clear_400(api_client_admin_a, indexed_library, params):
+    response = api_client_admin_a.get(f"/api/libraries/{indexed_library.pk}/images/", params)
+    assert response.status_code == 400
+    assert response.json()["detail"]
+
+
 def test_openapi_schema_lists_the_retrieval_endpoints(api_client_a):
     schema = api_client_a.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
     for path in (
