@@ -3,21 +3,7 @@ monitoring"): every minute, queue training for users past PSBIR_FEEDBACK_THRESHO
 
 from django.db import migrations
 
-SCHEDULE_NAME = "personalization: check feedback volume"
-FUNC = "personalization.tasks.check_feedback_volume"
-
-
-def create_schedule(apps, schema_editor):
-    Schedule = apps.get_model("django_q", "Schedule")
-    Schedule.objects.update_or_create(
-        name=SCHEDULE_NAME,
-        defaults={"func": FUNC, "schedule_type": "I", "minutes": 1, "repeats": -1},
-    )
-
-
-def delete_schedule(apps, schema_editor):
-    Schedule = apps.get_model("django_q", "Schedule")
-    Schedule.objects.filter(name=SCHEDULE_NAME).delete()
+from psbir_site.schedules import schedule_operation
 
 
 class Migration(migrations.Migration):
@@ -26,4 +12,11 @@ class Migration(migrations.Migration):
         ("django_q", "0019_alter_task_options_alter_ormq_key_alter_ormq_lock_and_more"),
     ]
 
-    operations = [migrations.RunPython(create_schedule, delete_schedule)]
+    operations = [
+        schedule_operation(
+            "personalization: check feedback volume",
+            "personalization.tasks.check_feedback_volume",
+            schedule_type="I",
+            minutes=1,
+        )
+    ]

@@ -2,21 +2,7 @@
 
 from django.db import migrations
 
-SCHEDULE_NAME = "maintenance: sweep orphaned files"
-FUNC = "psbir_site.tasks.sweep_orphans"
-
-
-def create_schedule(apps, schema_editor):
-    Schedule = apps.get_model("django_q", "Schedule")
-    Schedule.objects.update_or_create(
-        name=SCHEDULE_NAME,
-        defaults={"func": FUNC, "schedule_type": "D", "repeats": -1},
-    )
-
-
-def delete_schedule(apps, schema_editor):
-    Schedule = apps.get_model("django_q", "Schedule")
-    Schedule.objects.filter(name=SCHEDULE_NAME).delete()
+from psbir_site.schedules import schedule_operation
 
 
 class Migration(migrations.Migration):
@@ -25,4 +11,8 @@ class Migration(migrations.Migration):
         ("django_q", "0019_alter_task_options_alter_ormq_key_alter_ormq_lock_and_more"),
     ]
 
-    operations = [migrations.RunPython(create_schedule, delete_schedule)]
+    operations = [
+        schedule_operation(
+            "maintenance: sweep orphaned files", "psbir_site.tasks.sweep_orphans", schedule_type="D"
+        )
+    ]

@@ -2,21 +2,7 @@
 
 from django.db import migrations
 
-SCHEDULE_NAME = "retrieval: recover abandoned index jobs"
-FUNC = "retrieval.tasks.recover_index_jobs"
-
-
-def create_schedule(apps, schema_editor):
-    Schedule = apps.get_model("django_q", "Schedule")
-    Schedule.objects.update_or_create(
-        name=SCHEDULE_NAME,
-        defaults={"func": FUNC, "schedule_type": "I", "minutes": 1, "repeats": -1},
-    )
-
-
-def delete_schedule(apps, schema_editor):
-    Schedule = apps.get_model("django_q", "Schedule")
-    Schedule.objects.filter(name=SCHEDULE_NAME).delete()
+from psbir_site.schedules import schedule_operation
 
 
 class Migration(migrations.Migration):
@@ -25,4 +11,11 @@ class Migration(migrations.Migration):
         ("django_q", "0019_alter_task_options_alter_ormq_key_alter_ormq_lock_and_more"),
     ]
 
-    operations = [migrations.RunPython(create_schedule, delete_schedule)]
+    operations = [
+        schedule_operation(
+            "retrieval: recover abandoned index jobs",
+            "retrieval.tasks.recover_index_jobs",
+            schedule_type="I",
+            minutes=1,
+        )
+    ]

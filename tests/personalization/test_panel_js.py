@@ -30,6 +30,22 @@ CARDS = """
 """
 
 
+def _fake_api(method: str, path: str, post_data: str | None, active: int | None) -> object:
+    """What the personalization API would answer (feedback echoes what was marked)."""
+    if path.startswith("/api/personalization/feedback/") and method == "POST":
+        sent = json.loads(post_data or "{}")
+        if sent.get("none_of_these"):
+            return [{"id": 90, "kind": "none", "result": None}]
+        return [{"id": 99, "kind": "match", "result": sent["result_ids"][0]}]
+    if path.startswith("/api/personalization/feedback/"):
+        return []
+    if path == "/api/personalization/training/":
+        return {"id": 5, "state": "queued", "progress": 0, "message": "Waiting"}
+    if path == "/api/personalization/status/":
+        return {"active_version": active, "new_feedback_sketches": 1, "job": None}
+    return {}
+
+
 def _panel(user) -> str:
     request = RequestFactory().get("/search/")
     request.user = user
@@ -55,20 +71,7 @@ def test_panel_marks_results_sets_w_and_follows_training(member_a, monkeypatch):
         calls.append((request.method, path, request.post_data))
         if path == "/":
             return route.fulfill(status=200, content_type="text/html", body=page_html)
-        body: object = {}
-        if path.startswith("/api/personalization/feedback/") and request.method == "POST":
-            sent = json.loads(request.post_data)
-            body = (
-                [{"id": 90, "kind": "none", "result": None}]
-                if sent.get("none_of_these")
-                else [{"id": 99, "kind": "match", "result": sent["result_ids"][0]}]
-            )
-        elif path.startswith("/api/personalization/feedback/"):
-            body = []
-        elif path == "/api/personalization/training/":
-            body = {"id": 5, "state": "queued", "progress": 0, "message": "Waiting"}
-        elif path == "/api/personalization/status/":
-            body = {"active_version": server["active"], "new_feedback_sketches": 1, "job": None}
+        body = _fake_api(request.method, path, request.post_data, server["active"])
         return route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
 
     server: dict[str, int | None] = {"active": None}
@@ -178,18 +181,9 @@ def test_session_page_marks_each_stored_query(member_a, client, monkeypatch):
                 kind = "text/css" if file.suffix == ".css" else "application/javascript"
                 return route.fulfill(status=200, content_type=kind, body=file.read_text())
             return route.fulfill(status=404, body="")
-        body: object = []
-        if path.startswith("/api/personalization/feedback/") and request.method == "POST":
-            sent = json.loads(request.post_data)
-            body = (
-                [{"id": 90, "kind": "none", "result": None}]
-                if sent.get("none_of_these")
-                else [{"id": 99, "kind": "match", "result": sent["result_ids"][0]}]
-            )
-        elif path == "/api/personalization/status/":
-            body = {"active_version": None, "new_feedback_sketches": 1, "job": None}
-        elif not path.startswith("/api/"):
+        if not path.startswith("/api/"):
             return route.fulfill(status=404, body="")
+        body = _fake_api(request.method, path, request.post_data, None)
         return route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
 
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright runs an event loop
