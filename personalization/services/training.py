@@ -262,6 +262,8 @@ def _train(job: TrainingJob, head: PersonalHead) -> TrainingJob:
             f"Training diverged ({result.error}); your previous model keeps serving.",
         )
 
+    # A run taken over meanwhile must not write the head file the new run writes too.
+    job_leases.beat(job)
     head.file_path = head_files.relative_path(
         tenant_id=job.tenant_id, user_id=user.pk, version=head.version
     )
