@@ -187,3 +187,39 @@ def test_a_hostile_sketch_image_is_a_400_and_stores_no_query(
     # And the service still answers a good sketch afterwards.
     ok = api_client_a.post("/api/search/", {"strokes": circle_strokes()}, format="json")
     assert ok.status_code == 201, ok.content[:300]
+
+
+def test_the_import_command_refuses_hostile_files_one_by_one(
+    tenant_a, fake_engine, tmp_path, settings, bomb, capsys
+):
+    """``manage.py import_images`` on a server folder holding the same hostile files, plus
+    symlinks (one to a file outside the folder, one directory loop): the good photo is
+    imported, each bad file is named with its reason, links are not followed."""
+    from django.core.management import call_command
+
+    from retrieval.models import ImageLibrary
+
+    settings.PSBIR_MAX_UPLOAD_BYTES = 200_000
+    folder = tmp_path / "incoming"
+    (folder / "nested").mkdir(parents=True)
+    (folder / "good.png").write_bytes(shape_png("circle"))
+    (folder / "bomb.png").write_bytes(bomb)
+    (folder / "nested" / "truncated.png").write_bytes(shape_png("square")[:200])
+    (folder / "huge.jpg").write_bytes(b"\xff\xd8\xff" + b"\0" * 300_000)
+    outside = tmp_path / "secret.png"
+    outside.write_bytes(shape_png("cross"))
+    (folder / "link.png").symlink_to(outside)
+    (folder / "nested" / "loop").symlink_to(folder, target_is_directory=True)
+    media_before = _media_files(settings)
+
+    call_command("import_images", str(folder), tenant=tenant_a.slug, library="Incoming")
+    out, err = capsys.readouterr()
+    library = ImageLibrary.objects.get(tenant=tenant_a, name="Incoming")
+    assert _stored_names(library) == ["good.png"]
+    assert library.index_size == 1
+    for name in ("bomb.png", "nested/truncated.png", "huge.jpg"):
+        assert f"refused {name}" in err, err[-2000:]
+    assert "link.png" not in err + out and "secret" not in err + out
+    assert "done: 1 of 4 photo(s) added, 3 refused" in out
+    added = _media_files(settings) - media_before
+    assert all("secret" not in p.name for p in added)
