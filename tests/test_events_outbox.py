@@ -106,3 +106,34 @@ async def test_anonymous_socket_is_refused():
     connected, code = await socket.connect()
     assert not connected
     assert code == 4401
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_junk_frames_are_answered_and_the_socket_stays_open(settings):
+    settings.PSBIR_EVENTS_VIA_OUTBOX = True
+    alice = await sync_to_async(_user)(slug="acme")
+    socket = await _connect(alice)
+    assert (await socket.connect())[0]
+    await socket.receive_json_from()
+    junk = [
+        {"text_data": "{not json"},
+        {"text_data": '{"type": "ping", "x": NaN'},
+        {"text_data": "x" * 2_000_000},
+        {"bytes_data": b"\x00\xff" * 1000},
+        {"text_data": "[1, 2, 3]"},
+        {"text_data": '{"type": "subscribe", "group": "tenant-1-admins"}'},
+        {"text_data": " "},
+    ]
+    for frame in junk:
+        await socket.send_to(**frame)
+        answer = await socket.receive_json_from(timeout=2)
+        assert answer["event"] == "error" and answer["detail"], frame
+    await socket.send_json_to({"type": "ping"})
+    assert await socket.receive_json_from(timeout=2) == {"event": "pong"}
+    # Still subscribed to its own group, and only to it.
+    cursor = await sync_to_async(events._latest_id)()
+    await sync_to_async(events.publish)(events.user_group(alice.id), "mine", {"x": 2})
+    await events.relay_outbox_once(cursor)
+    assert await socket.receive_json_from(timeout=2) == {"event": "mine", "x": 2}
+    await socket.disconnect()
