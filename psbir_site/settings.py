@@ -168,11 +168,21 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
+
+def redis_channel_hosts(url: str) -> list[dict]:
+    """channels-redis hosts for ``url``, reading longer than its 5 s BZPOPMIN wait.
+
+    redis-py 8 defaults to a 5 s socket timeout, equal to the wait: an idle websocket's read
+    raced it and the consumer died with a TimeoutError. 30 s still notices a dead server.
+    """
+    return [{"address": url, "socket_timeout": 30}]
+
+
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {"hosts": redis_channel_hosts(REDIS_URL)},
         }
     }
     CACHES = {
