@@ -10,14 +10,18 @@ its token gone at its next beat and stops without writing anything more.
 
 from __future__ import annotations
 
+import logging
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
+
+logger = logging.getLogger(__name__)
 
 
 class LeaseLost(Exception):
@@ -91,3 +95,42 @@ def waiting_too_long(now: datetime) -> Q:
     """
     cutoff = now - timedelta(seconds=int(settings.PSBIR_JOB_REQUEUE_QUEUED_SECONDS))
     return Q(created_at__lt=cutoff) & (Q(requeued_at__isnull=True) | Q(requeued_at__lt=cutoff))
+
+
+def for_each_locked(model: type[models.Model], rule: Q, action: Callable[[Any], None]) -> list[int]:
+    """Run ``action`` on every job matching ``rule``, each in its own transaction holding the
+    job's row lock and checked against ``rule`` again; returns the ids acted on.
+
+    The schedules' sweeps span every tenant; each job's task re-reads its job by tenant.
+    """
+    acted = []
+    for pk in list(model._base_manager.filter(rule).values_list("pk", flat=True)):
+        with transaction.atomic():
+            job = model._base_manager.select_for_update().filter(rule, pk=pk).first()
+            if job is None:
+                continue  # taken, finished or renewed since the first read
+            action(job)
+            acted.append(job.pk)
+    return acted
+
+
+def requeue_abandoned(
+    model: type[models.Model],
+    *,
+    running: Q,
+    queued: Q,
+    now: datetime,
+    enqueue: Callable[[Any], None],
+) -> list[int]:
+    """Send again the ``running`` jobs whose lease ran out and the ``queued`` ones no worker
+    took for long; ``enqueue(job)`` queues a job's task (after the commit). Returns their ids.
+    Whether a job resumes or gives up is decided when a worker takes it."""
+
+    def requeue(job: Any) -> None:
+        job.requeued_at = now
+        job.save(update_fields=["requeued_at"])
+        enqueue(job)
+        logger.warning("%s %s had no live worker; queued again", model.__name__, job.pk)
+
+    due = running & abandoned(now) | queued & waiting_too_long(now)
+    return for_each_locked(model, due, requeue)

@@ -333,34 +333,24 @@ def training_recover(*, now: Any = None) -> dict[str, list[int]]:
     up after ``PSBIR_JOB_MAX_ATTEMPTS`` runs); see :mod:`psbir_site.job_leases`.
     """
     now = now or timezone.now()
-    outcome: dict[str, list[int]] = {"requeued": [], "failed": []}
-    give_up = Q(state=TrainingJob.State.QUEUED, created_at__lt=now - QUEUED_TIMEOUT)
-    requeue = Q(state=TrainingJob.State.TRAINING) & job_leases.abandoned(now) | Q(
-        state=TrainingJob.State.QUEUED
-    ) & job_leases.waiting_too_long(now)
-    # The scheduler's sweep spans every tenant; each job's task re-reads it by its tenant.
-    for rule, key in ((give_up, "failed"), (requeue, "requeued")):
-        for pk in list(TrainingJob.objects.filter(rule).values_list("pk", flat=True)):
-            with transaction.atomic():
-                job = TrainingJob.objects.select_for_update().filter(rule, pk=pk).first()
-                if job is None:
-                    continue  # taken, finished or renewed since the first read
-                if key == "failed":
-                    _fail(
-                        job,
-                        job.head,
-                        "The background worker stopped before finishing; try again.",
-                        leased=False,
-                    )
-                else:
-                    job.requeued_at = now
-                    job.save(update_fields=["requeued_at"])
-                    transaction.on_commit(
-                        lambda job_id=job.pk, tenant_id=job.tenant_id: _enqueue(job_id, tenant_id)
-                    )
-                    logger.warning("training job %s had no live worker; queued again", job.pk)
-                outcome[key].append(job.pk)
-    return outcome
+    failed = job_leases.for_each_locked(
+        TrainingJob,
+        Q(state=TrainingJob.State.QUEUED, created_at__lt=now - QUEUED_TIMEOUT),
+        lambda job: _fail(
+            job,
+            job.head,
+            "The background worker stopped before finishing; try again.",
+            leased=False,
+        ),
+    )
+    requeued = job_leases.requeue_abandoned(
+        TrainingJob,
+        running=Q(state=TrainingJob.State.TRAINING),
+        queued=Q(state=TrainingJob.State.QUEUED),
+        now=now,
+        enqueue=lambda job: transaction.on_commit(lambda: _enqueue(job.pk, job.tenant_id)),
+    )
+    return {"requeued": requeued, "failed": failed}
 
 
 def training_check_volume() -> list[int]:

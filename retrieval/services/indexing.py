@@ -176,23 +176,13 @@ def index_jobs_recover(*, now: Any = None) -> list[int]:
     :mod:`psbir_site.job_leases`). The job itself decides, when a worker takes it, whether to
     resume or to give up after ``PSBIR_JOB_MAX_ATTEMPTS`` runs.
     """
-    now = now or timezone.now()
-    due = Q(status=IndexJob.Status.RUNNING) & job_leases.abandoned(now) | Q(
-        status=IndexJob.Status.QUEUED
-    ) & job_leases.waiting_too_long(now)
-    requeued = []
-    # The scheduler's sweep spans every tenant; each job's task re-reads it by its tenant.
-    for pk in list(IndexJob.objects.filter(due).values_list("pk", flat=True)):
-        with transaction.atomic():
-            job = IndexJob.objects.select_for_update().filter(due, pk=pk).first()
-            if job is None:
-                continue  # finished or renewed since the first read
-            job.requeued_at = now
-            job.save(update_fields=["requeued_at"])
-            index_job_enqueue(job)
-            requeued.append(job.pk)
-            logger.warning("index job %s had no live worker; queued again", job.pk)
-    return requeued
+    return job_leases.requeue_abandoned(
+        IndexJob,
+        running=Q(status=IndexJob.Status.RUNNING),
+        queued=Q(status=IndexJob.Status.QUEUED),
+        now=now or timezone.now(),
+        enqueue=index_job_enqueue,
+    )
 
 
 # --- the job body --------------------------------------------------------------------------
