@@ -15,8 +15,7 @@ from retrieval import index_store
 from retrieval.models import IndexJob, LibraryImage
 from retrieval.services import images as image_services
 from retrieval.services import indexing
-from tests.hardening.workers import killable_worker, stop_and_log, worker_log
-from tests.processes import wait_until
+from tests.hardening.workers import killable_worker, wait_or_fail, worker_log
 from tests.retrieval.conftest import add_shapes
 from tests.retrieval.fakes import shape_png
 
@@ -47,10 +46,12 @@ def test_two_workers_share_the_jobs_and_run_each_once(
 
     with killable_worker(**env) as first, killable_worker(**env) as second:
         # Both clusters polling first, so neither finds the whole queue to itself.
-        if not wait_until(
-            lambda: all("running." in worker_log(w) for w in (first, second)), timeout=90
-        ):
-            pytest.fail(f"workers did not start:\n{stop_and_log(first)}\n{stop_and_log(second)}")
+        wait_or_fail(
+            lambda: all("running." in worker_log(w) for w in (first, second)),
+            workers=[first, second],
+            what="workers did not start",
+            timeout=90,
+        )
         # A cluster holds up to three tasks at once (one running, one in its worker queue,
         # one in its pusher), so five jobs cannot all go to one of them.
         jobs += [indexing.library_reindex(library=lib) for lib in (library_a, library_b)]
@@ -63,10 +64,9 @@ def test_two_workers_share_the_jobs_and_run_each_once(
                 for seed in seeds
             ]
             jobs.append(image_services.images_import(library=library, items=items).job)
-        if not wait_until(all_finished, timeout=150, interval=0.5):
-            pytest.fail(
-                f"jobs unfinished; logs:\n{stop_and_log(first)}\n---\n{stop_and_log(second)}"
-            )
+        wait_or_fail(
+            all_finished, workers=[first, second], what="jobs unfinished", timeout=150, interval=0.5
+        )
         logs = [worker_log(first, tail=200_000), worker_log(second, tail=200_000)]
 
     for job in IndexJob.objects.filter(pk__in=[j.pk for j in jobs]):

@@ -27,10 +27,9 @@ from retrieval.services import indexing
 from tests.hardening.workers import (
     kill_group,
     killable_worker,
-    stop_and_log,
     sweep_until_requeued,
+    wait_or_fail,
 )
-from tests.processes import wait_until
 from tests.retrieval.fakes import circle_strokes
 
 
@@ -70,9 +69,13 @@ def test_worker_killed_mid_reindex_old_index_serves_then_job_completes(
     with killable_worker(
         PSBIR_INDEX_BATCH_SIZE="1", PSBIR_FAKE_ENGINE_DELAY="0.4", **new_model
     ) as worker:
-        caught = wait_until(half_done, timeout=60, interval=0.1)
-        if not caught:
-            pytest.fail(f"the job was never seen half-way; worker log:\n{stop_and_log(worker)}")
+        wait_or_fail(
+            half_done,
+            workers=[worker],
+            what="the job was never seen half-way",
+            timeout=60,
+            interval=0.1,
+        )
         kill_group(worker)
     killed_at = time.monotonic()
 
@@ -92,16 +95,15 @@ def test_worker_killed_mid_reindex_old_index_serves_then_job_completes(
     with killable_worker(
         PSBIR_INDEX_BATCH_SIZE="4", PSBIR_FAKE_ENGINE_DELAY="0", **new_model
     ) as worker:
-        finished = wait_until(
+        wait_or_fail(
             lambda: (
                 IndexJob.objects.get(pk=job.pk).status
                 in (IndexJob.Status.DONE, IndexJob.Status.FAILED)
             ),
+            workers=[worker],
+            what="no worker finished the job again",
             timeout=100,
-            interval=0.25,
         )
-        if not finished:
-            pytest.fail(f"no worker finished the job again; its log:\n{stop_and_log(worker)}")
     recovered_in = time.monotonic() - killed_at
 
     row = IndexJob.objects.get(pk=job.pk)
@@ -204,9 +206,13 @@ def test_worker_killed_mid_training_previous_head_serves_then_job_completes(memb
 
     slow = {"PSBIR_PERSONAL_SAMPLES_PER_BRANCH": "4", "PSBIR_PERSONAL_ROUNDS": "400"}
     with killable_worker(**slow) as worker:
-        caught = wait_until(mid_training, timeout=75, interval=0.1)
-        if not caught:
-            pytest.fail(f"training was never seen half-way; worker log:\n{stop_and_log(worker)}")
+        wait_or_fail(
+            mid_training,
+            workers=[worker],
+            what="training was never seen half-way",
+            timeout=75,
+            interval=0.1,
+        )
         kill_group(worker)
 
     training_head = TrainingJob.objects.get(pk=job.pk).head
@@ -223,16 +229,15 @@ def test_worker_killed_mid_training_previous_head_serves_then_job_completes(memb
     sweep_until_requeued(lambda: training.training_recover()["requeued"], job.pk)
     fast = {"PSBIR_PERSONAL_SAMPLES_PER_BRANCH": "4", "PSBIR_PERSONAL_ROUNDS": "4"}
     with killable_worker(**fast) as worker:
-        finished = wait_until(
+        wait_or_fail(
             lambda: (
                 TrainingJob.objects.get(pk=job.pk).state
                 in (TrainingJob.State.READY, TrainingJob.State.FAILED)
             ),
+            workers=[worker],
+            what="no worker finished the training again",
             timeout=100,
-            interval=0.25,
         )
-        if not finished:
-            pytest.fail(f"no worker finished the training again; log:\n{stop_and_log(worker)}")
 
     recovered_in = time.monotonic() - killed_at
     row = TrainingJob.objects.get(pk=job.pk)

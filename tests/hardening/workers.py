@@ -76,3 +76,17 @@ def worker_log(process: subprocess.Popen, *, tail: int = 4000) -> str:
 def stop_and_log(process: subprocess.Popen) -> str:
     kill_group(process)
     return worker_log(process)
+
+
+def wait_or_fail(
+    condition: Any,
+    *,
+    workers: list[subprocess.Popen],
+    what: str,
+    timeout: float,
+    interval: float = 0.25,
+) -> None:
+    """Wait for ``condition``; if it never holds, stop the workers and fail with their logs."""
+    if not wait_until(condition, timeout=timeout, interval=interval):
+        logs = "\n---\n".join(stop_and_log(worker) for worker in workers)
+        pytest.fail(f"{what}; worker log:\n{logs}")
