@@ -1,7 +1,7 @@
 """Where personal head files live, and the per-process cache of loaded heads.
 
 ``PSBIR_PERSONAL_HEAD_DIR/tenant-<t>/user-<u>/head-v<n>.pt``: built from server-side ids
-only. A version's file is written once (atomically, by ``save_conv6_head``) and never
+only. A version's file is written once (atomically, by ``save_head``) and never
 changed, so a loaded head can be cached under its key for the life of the process.
 """
 
@@ -35,9 +35,9 @@ def absolute_path(relative: str) -> Path:
 
 
 def save(head: nn.Module, *, relative: str, metadata: dict[str, Any]) -> None:
-    from retrieval.engine.heads import save_conv6_head
+    from retrieval.engine.heads import save_head
 
-    save_conv6_head(head, absolute_path(relative), metadata=metadata)
+    save_head(head, absolute_path(relative), metadata=metadata)
 
 
 def _key(row: PersonalHead) -> tuple[Any, ...]:
@@ -51,9 +51,9 @@ def load(row: PersonalHead) -> nn.Module:
 
     def _load() -> nn.Module:
         from retrieval.engine.device import resolve_device
-        from retrieval.engine.heads import load_conv6_head
+        from retrieval.engine.heads import load_head
 
-        return load_conv6_head(absolute_path(row.file_path)).to(
+        return load_head(absolute_path(row.file_path)).to(
             resolve_device(settings.PSBIR_DEVICE)
         )
 

@@ -145,7 +145,7 @@ def _store(library: Any, version: str) -> Any:
 def _candidate_maps(
     user: Any, version: str, candidate_ids: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """conv5 maps of the candidates cached under ``version`` (rows where ``found``)."""
+    """Trunk maps of the candidates cached under ``version`` (rows where ``found``)."""
     from retrieval.models import LibraryImage
 
     rows = (
@@ -160,7 +160,7 @@ def _candidate_maps(
         if image_id in library_of:
             by_library[library_of[image_id].pk].append(position)
     found = np.zeros(len(candidate_ids), dtype=bool)
-    maps = np.zeros((len(candidate_ids), 512, 8, 8), dtype=np.float32)
+    maps: np.ndarray | None = None
     for positions in by_library.values():
         library = library_of[int(candidate_ids[positions[0]])]
         store = _store(library, version)
@@ -168,6 +168,11 @@ def _candidate_maps(
         present = np.isin(ids, store.ids())
         keep = [p for p, ok in zip(positions, present, strict=True) if ok]
         if keep:
-            maps[keep] = store.get(candidate_ids[keep])
+            got = store.get(candidate_ids[keep])
+            if maps is None:  # the general model's map shape, as the store holds it
+                maps = np.zeros((len(candidate_ids), *got.shape[1:]), dtype=np.float32)
+            maps[keep] = got
             found[keep] = True
+    if maps is None:
+        return np.zeros((0, 512, 8, 8), dtype=np.float32), found
     return maps[found], found

@@ -25,8 +25,6 @@ from personalization.engine.grouping import PhotoPool
 from retrieval import index_store
 from retrieval.models import ImageLibrary, LibraryImage, SketchQuery
 
-FEATURE_BYTES = 512 * 8 * 8 * 2  # float16 (512, 8, 8)
-
 
 class NoTrainingData(Exception):
     """Nothing usable to train on; the message is fit to show the user."""
@@ -53,10 +51,14 @@ class _Pool:
 
 
 def sketch_map(query: SketchQuery) -> np.ndarray | None:
+    """The query's stored float16 trunk map (its length names the trunk's map shape)."""
+    from retrieval.engine.trunks import map_shape_for_bytes
+
     raw = bytes(query.features) if query.features is not None else b""
-    if len(raw) != FEATURE_BYTES:
+    shape = map_shape_for_bytes(len(raw))
+    if shape is None:
         return None
-    return np.frombuffer(raw, dtype=np.float16).reshape(512, 8, 8)
+    return np.frombuffer(raw, dtype=np.float16).reshape(shape)
 
 
 def collect(
@@ -208,7 +210,7 @@ def _general_vectors(pool: _Pool) -> np.ndarray:
 
 
 def _photo_maps(photo_ids: np.ndarray, library_of: dict[int, ImageLibrary], version: str):
-    out = np.empty((len(photo_ids), 512, 8, 8), dtype=np.float16)
+    out: np.ndarray | None = None
     by_library: dict[int, list[int]] = defaultdict(list)
     libraries: dict[int, ImageLibrary] = {}
     for row, pid in enumerate(photo_ids.tolist()):
@@ -217,5 +219,8 @@ def _photo_maps(photo_ids: np.ndarray, library_of: dict[int, ImageLibrary], vers
         libraries[library.pk] = library
     for library_id, rows in by_library.items():
         store = index_store.feature_store(libraries[library_id], version)
-        out[rows] = store.get(photo_ids[rows]).astype(np.float16)
-    return out
+        maps = store.get(photo_ids[rows]).astype(np.float16)
+        if out is None:
+            out = np.empty((len(photo_ids), *maps.shape[1:]), dtype=np.float16)
+        out[rows] = maps
+    return out if out is not None else np.zeros((0, 512, 8, 8), np.float16)

@@ -243,8 +243,12 @@ PSBIR_PERSONAL_HEAD_DIR = Path(
 )
 PSBIR_DEFAULT_TOP_K = 20
 PSBIR_MAX_TOP_K = 200
-# Photo -> edge map method: "hed" (the paper's III.B with HED in place of gPb) or "canny".
-# Empty: the method the shipped general head was trained with (its checkpoint metadata).
+# The general model: a head checkpoint whose metadata names its trunk. Empty: the shipped
+# EfficientNet-Lite2 head (retrieval/engine/assets/general_head.pt); the paper's VGG-16 model
+# is retrieval/engine/assets/vgg16_hed_head.pt. Changing it re-indexes every library.
+PSBIR_GENERAL_HEAD = os.environ.get("PSBIR_GENERAL_HEAD", "")
+# Edge trunks only (VGG-16): photo -> edge map method, "hed" (the paper's III.B with HED in
+# place of gPb) or "canny". Empty: the method the head was trained with (its metadata).
 PSBIR_EDGE_METHOD = os.environ.get("PSBIR_EDGE_METHOD", "")
 PSBIR_INDEX_BATCH_SIZE = int(os.environ.get("PSBIR_INDEX_BATCH_SIZE", "16"))
 PSBIR_MAX_ZIP_FILES = int(os.environ.get("PSBIR_MAX_ZIP_FILES", "5000"))

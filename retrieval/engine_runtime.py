@@ -1,7 +1,7 @@
 """The one engine per process, built lazily from settings.
 
-Building an :class:`~retrieval.engine.pipeline.Engine` loads the VGG-16 weights (hundreds of
-MB), so every web and worker process builds it once, on first use, and keeps it. Tests swap in
+Building an :class:`~retrieval.engine.pipeline.Engine` loads the trunk weights (tens to hundreds
+of MB), so every web and worker process builds it once, on first use, and keeps it. Tests swap in
 another engine with :func:`set_engine`.
 """
 
@@ -20,18 +20,18 @@ _lock = threading.Lock()
 
 
 def build_engine() -> Engine:
-    """A new engine from ``PSBIR_MODEL_DIR``, ``PSBIR_DEVICE`` and ``PSBIR_EDGE_METHOD``."""
+    """A new engine from ``PSBIR_MODEL_DIR``, ``PSBIR_DEVICE``, ``PSBIR_GENERAL_HEAD`` and
+    ``PSBIR_EDGE_METHOD``."""
     # Imported here so that Django start-up (migrations, admin commands) never imports torch.
-    from retrieval.engine.heads import DEFAULT_HEAD_PATH, head_metadata
     from retrieval.engine.pipeline import Engine, EngineConfig
 
-    # Photos must become edge maps the way the general head saw them in training, so the
-    # head's own record decides unless an operator overrides it.
-    edge_method = settings.PSBIR_EDGE_METHOD or head_metadata(DEFAULT_HEAD_PATH).get(
-        "edge_method", "hed"
-    )
+    # The head's checkpoint names its trunk and, for edge trunks, the edge method it was
+    # trained with; PSBIR_EDGE_METHOD overrides the latter only when an operator sets it.
     config = EngineConfig(
-        model_dir=settings.PSBIR_MODEL_DIR, device=settings.PSBIR_DEVICE, edge_method=edge_method
+        model_dir=settings.PSBIR_MODEL_DIR,
+        head_path=getattr(settings, "PSBIR_GENERAL_HEAD", None) or None,
+        device=settings.PSBIR_DEVICE,
+        edge_method=settings.PSBIR_EDGE_METHOD or None,
     )
     return Engine(config)
 

@@ -1,9 +1,17 @@
-"""Fine-tuning a user's conv6 head on cached conv5 maps (section IV.B-C, eqs. 12-15).
+"""Fine-tuning a user's head on cached trunk maps (section IV.B-C, eqs. 12-15).
 
-conv1-5 stay frozen by construction: we never run them, the inputs are the conv5 maps
-cached at search time (sketches) and at indexing time (photos). conv6 is re-initialised
-(the paper retrains "the high-level convolution template ... randomly initialized") and
-trained with the three-branch loss of eq. 14, Adam, lr 1e-4 halved every 5 rounds.
+The trunk stays frozen by construction: we never run it, the inputs are the maps cached at
+search time (sketches) and at indexing time (photos). The head is re-initialised (the paper
+retrains "the high-level convolution template ... randomly initialized"; for EfficientNet
+heads: the ImageNet layers as they came and a fresh linear layer, see
+:func:`retrieval.engine.heads.new_head`) and trained with the three-branch loss of eq. 14,
+Adam, lr 1e-4 halved every 5 rounds. The trunk is the one whose maps these are
+(:func:`retrieval.engine.trunks.trunk_of_maps`), i.e. the general model's.
+
+Eq. 14's constants scale with the head's distances: Q = 100 for conv6 heads (the paper's),
+Q = 2 for heads that output unit vectors (distances in [0, 2]); h1 = Q / 10, h2 = Q / 2 in
+both. Eq. 14 is scale-covariant (distances, Q, h1 and h2 all times s multiply the loss by
+s), so this is the paper's loss on the head's own scale.
 
 One round is one pass over the eq. 9 set in shuffled mini-batches. Inside a mini-batch each
 distinct sketch and photo goes through the head once (a sketch appears in up to 3 x
@@ -26,8 +34,9 @@ import torch
 from torch import nn
 
 from personalization.engine.dataset import TrainingSet
-from retrieval.engine.encoder import Conv6Head
+from retrieval.engine.heads import new_head as new_trunk_head
 from retrieval.engine.losses import ThreeBranchLoss
+from retrieval.engine.trunks import trunk_of_maps, trunk_spec
 
 ProgressCallback = Callable[[int, int, float], None]  # (round done, rounds, mean loss)
 
@@ -40,16 +49,13 @@ class FinetuneConfig:
     batch_size: int = 64  # ours: the paper gives no batch size for the personalized model
     lr: float = 1e-4
     lr_halve_every: int = 5
-    q: float = 100.0
+    q: float | None = None  # None: the head's own scale (100 for conv6, 2 for unit vectors)
     seed: int = 0
 
-    @property
-    def h1(self) -> float:
-        return self.q / 10
-
-    @property
-    def h2(self) -> float:
-        return self.q / 2
+    def q_for(self, trunk: str) -> float:
+        if self.q is not None:
+            return float(self.q)
+        return 100.0 if trunk_spec(trunk).head_arch == "conv6_head" else 2.0
 
 
 @dataclass
@@ -61,18 +67,19 @@ class FinetuneResult:
     error: str = ""
     seconds: float = 0.0
     steps: int = 0
+    trunk: str = ""  # whose maps the head takes
+    q: float = 0.0  # eq. 14's Q as used (h1 = Q / 10, h2 = Q / 2)
 
 
-def make_loss(config: FinetuneConfig) -> nn.Module:
+def make_loss(config: FinetuneConfig, trunk: str = "vgg16_hed") -> nn.Module:
     """Eq. 14 with the paper's constants: Q, h1 = Q / 10, h2 = Q / 2."""
-    return ThreeBranchLoss(q=config.q, h1=config.h1, h2=config.h2)
+    q = config.q_for(trunk)
+    return ThreeBranchLoss(q=q, h1=q / 10, h2=q / 2)
 
 
-def new_head(seed: int) -> Conv6Head:
-    """A freshly initialised conv6 head; the global torch RNG is left untouched."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return Conv6Head()
+def new_head(seed: int, trunk: str = "vgg16_hed") -> nn.Module:
+    """A freshly initialised head for ``trunk``; the global torch RNG is left untouched."""
+    return new_trunk_head(trunk, seed)
 
 
 def finetune_head(
@@ -86,8 +93,9 @@ def finetune_head(
 ) -> FinetuneResult:
     """Train a re-initialised conv6 head on ``training_set``.
 
-    ``sketch_maps`` (S, 512, 8, 8) are aligned with ``training_set.sketch_keys`` and
-    ``photo_maps`` (P, 512, 8, 8) with ``training_set.photo_ids``; float16 or float32.
+    ``sketch_maps`` (S, C, 8, 8) are aligned with ``training_set.sketch_keys`` and
+    ``photo_maps`` (P, C, 8, 8) with ``training_set.photo_ids``; float16 or float32. The
+    maps' shape names the trunk, and so the kind of head trained.
     """
     config = config or FinetuneConfig()
     if len(training_set) == 0:
@@ -98,9 +106,12 @@ def finetune_head(
         raise ValueError("photo_maps must have one map per training-set photo")
 
     started = time.perf_counter()
-    head = new_head(config.seed).to(device)
+    trunk = trunk_of_maps(np.asarray(photo_maps).shape[1:])
+    head = new_head(config.seed, trunk).to(device)
     head.train()
-    loss_fn = make_loss(config)
+    if hasattr(head, "freeze_batchnorm_statistics"):
+        head.freeze_batchnorm_statistics()
+    loss_fn = make_loss(config, trunk)
     optimizer = torch.optim.Adam(head.parameters(), lr=config.lr)
     schedule = torch.optim.lr_scheduler.StepLR(
         optimizer, step_size=config.lr_halve_every, gamma=0.5
@@ -111,7 +122,7 @@ def finetune_head(
     p_index = torch.from_numpy(training_set.photo_index)
     labels = torch.from_numpy(training_set.labels.astype(np.float32))
     generator = torch.Generator().manual_seed(config.seed)
-    result = FinetuneResult(head=head)
+    result = FinetuneResult(head=head, trunk=trunk, q=config.q_for(trunk))
 
     for round_no in range(1, config.rounds + 1):
         order = torch.randperm(len(labels), generator=generator)

@@ -80,7 +80,7 @@ from retrieval.engine.device import resolve_device
 from retrieval.engine.featurize import dataset_features
 from retrieval.engine.general_training.cache import DEFAULT_CACHE_DIR
 from retrieval.engine.general_training.recipe import RECIPES, RecipeConfig
-from retrieval.engine.heads import DEFAULT_HEAD_PATH, bootstrap_conv6_head, head_metadata
+from retrieval.engine.heads import VGG16_HEAD_PATH, bootstrap_conv6_head, head_metadata
 from retrieval.engine.pipeline import FeatureExtractor
 from retrieval.engine.weights import default_model_dir
 
@@ -173,7 +173,7 @@ def run_protocol(config: ProtocolConfig) -> dict:
             raise ValueError("no test query: every category needs at least 2 query sketches")
         checkpoint = None
         if not config.train_general:
-            checkpoint = Path(config.general_checkpoint or DEFAULT_HEAD_PATH)
+            checkpoint = Path(config.general_checkpoint or VGG16_HEAD_PATH)
         edge_method = _edge_method(config, checkpoint)
         extractor = make_extractor(config, edge_method)
 
@@ -348,7 +348,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--general-checkpoint",
         type=Path,
         default=None,
-        help=f"conv6 head to evaluate (default: {DEFAULT_HEAD_PATH.name})",
+        help=f"conv6 head to evaluate (default: {VGG16_HEAD_PATH.name})",
     )
     group.add_argument(
         "--train-general",

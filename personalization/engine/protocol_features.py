@@ -33,6 +33,8 @@ class GridExtractor:
     """Weight-free conv5 stand-in for ``--quick`` runs (see the module docstring)."""
 
     edge_method = "canny"
+    uses_edges = True
+    feature_shape = (512, 8, 8)
 
     def __init__(self) -> None:
         self.device = torch.device("cpu")
@@ -42,6 +44,9 @@ class GridExtractor:
 
     def edge_maps(self, images: list[np.ndarray]) -> list[np.ndarray]:
         return [canny_edge_map(im) for im in images]
+
+    def photo_inputs(self, images: list[np.ndarray]) -> list[np.ndarray]:
+        return self.edge_maps(images)
 
     def features(self, maps) -> np.ndarray:
         if len(maps) == 0:

@@ -27,7 +27,7 @@ from personalization.engine.scoring import head_vectors
 from retrieval.engine.data import SketchPhotoDataset
 from retrieval.engine.encoder import Conv6Head
 from retrieval.engine.general_training.recipe import RecipeConfig, train_head
-from retrieval.engine.heads import head_metadata, load_conv6_head
+from retrieval.engine.heads import head_metadata, load_head
 from retrieval.engine.hog_baseline import hog_descriptors
 from retrieval.engine.train_general import build_train_data
 
@@ -50,7 +50,7 @@ def head_fingerprint(head: torch.nn.Module) -> str:
 def load_general(path: Path, *, seed: int) -> GeneralModel:
     """A checkpointed head; the report notes when it was trained on another split."""
     path = Path(path)
-    head = load_conv6_head(path)
+    head = load_head(path)
     metadata = head_metadata(path)
     trained_on = metadata.get("trained_on") or {}
     info = {

@@ -248,9 +248,10 @@ def _train(job: TrainingJob, head: PersonalHead) -> TrainingJob:
             "batch_size": config.batch_size,
             "lr": config.lr,
             "lr_halve_every": config.lr_halve_every,
-            "q": config.q,
-            "h1": config.h1,
-            "h2": config.h2,
+            "trunk": result.trunk,
+            "q": result.q,
+            "h1": result.q / 10,
+            "h2": result.q / 2,
             "per_branch": samples_per_branch(),
         },
     }

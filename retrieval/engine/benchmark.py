@@ -1,8 +1,8 @@
-"""Speed and accuracy figures of the engine on this machine; writes docs/benchmarks.md.
+"""Speed and accuracy figures of the VGG-16 (paper) engine path; writes docs/benchmarks-vgg16.md.
 
     python -m retrieval.engine.benchmark [--data DIR] [--photos 20] [--sketches 6]
                                          [--sizes 1000,15000,100000] [--threads 1]
-                                         [--out docs/benchmarks.md]
+                                         [--out docs/benchmarks-vgg16.md]
 
 1. Embedding: per-image time of a photo (edge map + conv1-5 + conv6) and of a sketch, in
    fp32 and in the faster modes (channels_last, bf16 autocast), with the accuracy cost:
@@ -32,7 +32,7 @@ import torch
 
 from .data import SketchPhotoDataset, read_rgb
 from .encoder import binary_maps_to_tensor
-from .heads import DEFAULT_HEAD_PATH, load_conv6_head
+from .heads import VGG16_HEAD_PATH, load_head
 from .index import VectorIndex
 from .pipeline import PRECISIONS, FeatureExtractor, head_vectors
 from .preprocess import sketch_image_to_map
@@ -83,7 +83,7 @@ def bf16_probe(sketch: np.ndarray, *, model_dir: Path, head_path: Path, size: in
     CPUs without native bfloat16 (no AVX512-BF16 / AMX) run bf16 convolutions through slow
     reference kernels; this probe decides whether the full bf16 run is worth its time.
     """
-    head = load_conv6_head(head_path)
+    head = load_head(head_path)
     small = cv2.resize(sketch_image_to_map(sketch), (size, size), interpolation=cv2.INTER_AREA)
     batch = binary_maps_to_tensor(np.where(small > 127, 255, 0).astype(np.uint8)[None])
     times, vectors = {}, {}
@@ -104,7 +104,7 @@ def bf16_probe(sketch: np.ndarray, *, model_dir: Path, head_path: Path, size: in
 def embedding_benchmark(
     photos, sketches, *, model_dir: Path, head_path: Path, modes: tuple[str, ...] = PRECISIONS
 ) -> dict:
-    head = load_conv6_head(head_path)
+    head = load_head(head_path)
     results: dict[str, dict] = {}
     for mode in modes:
         extractor = FeatureExtractor(model_dir=model_dir, device="cpu", precision=mode)
@@ -206,7 +206,7 @@ def _single_query_latency(index: VectorIndex, queries: np.ndarray, repeats: int 
 def query_benchmark(sketches, *, model_dir: Path, head_path: Path, gallery: int = 15000) -> float:
     """Seconds for one sketch image -> vector -> top-20 of a ``gallery``-vector index."""
     extractor = FeatureExtractor(model_dir=model_dir, device="cpu")
-    head = load_conv6_head(head_path)
+    head = load_head(head_path)
     rng = np.random.default_rng(1)
     index = VectorIndex(512)
     index.add(np.arange(gallery), rng.standard_normal((gallery, 512)).astype(np.float32))
@@ -248,7 +248,7 @@ def render_markdown(
         "",
         f"Written by `python -m retrieval.engine.benchmark` on {dt.date.today().isoformat()} "
         f"({seconds:.0f} s). Inputs: {source}, {n_photos} photos and {n_sketches} sketches; "
-        "general head: the shipped `general_head.pt`.",
+        "head: the paper's VGG-16 model `vgg16_hed_head.pt`.",
         "",
         "## Machine",
         "",
@@ -323,8 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sketches", type=int, default=6)
     parser.add_argument("--sizes", default="1000,15000,100000")
     parser.add_argument("--model-dir", type=Path, default=None)
-    parser.add_argument("--head", type=Path, default=DEFAULT_HEAD_PATH)
-    parser.add_argument("--out", type=Path, default=repo_root() / "docs" / "benchmarks.md")
+    parser.add_argument("--head", type=Path, default=VGG16_HEAD_PATH)
+    parser.add_argument("--out", type=Path, default=repo_root() / "docs" / "benchmarks-vgg16.md")
     parser.add_argument(
         "--threads",
         type=int,

@@ -1,4 +1,4 @@
-"""Category-level retrieval figures of a conv6 head on any folder dataset (issue 9).
+"""Category-level retrieval figures of a general model on any folder dataset.
 
     python -m retrieval.engine.evaluate --data DIR [--checkpoint PATH] [--queries all|test]
         [--json PATH] [--holdout-categories N --split seen|unseen] [--per-category K]
@@ -6,9 +6,10 @@
 Every query sketch of DIR ranks photos of DIR by Euclidean distance between 512-d vectors
 (exact search, as the product's index does by default); a photo is relevant when it has the
 sketch's category. Vectors come from the product's own path (:class:`.pipeline.Engine`):
-the same sketch preprocessing, the same photo edge method (by default the one the head was
-trained with, from its metadata), conv1-5 maps rounded to float16 (as the product stores
-them) and the head. conv5 maps are cached under ``--cache-dir`` and shared with training.
+the trunk the head's checkpoint names, the same sketch and photo preprocessing (for edge
+trunks, the edge method the head was trained with, from its metadata), trunk maps rounded
+to float16 (as the product stores them) and the head. Trunk maps are cached under
+``--cache-dir`` and shared with training.
 
 Which queries and which gallery:
 - no holdout: ``--queries all`` every sketch, ``--queries test`` the seeded 7:3 test
@@ -115,7 +116,8 @@ def evaluate(
     started = time.monotonic()
     checkpoint = Path(checkpoint)
     metadata = head_metadata(checkpoint)
-    edge_method = edge_method or metadata.get("edge_method") or DEFAULT_EDGE_METHOD
+    if metadata["trunk"] == "vgg16_hed":
+        edge_method = edge_method or metadata.get("edge_method") or DEFAULT_EDGE_METHOD
     if engine is None:
         engine = Engine(
             EngineConfig(
@@ -141,7 +143,7 @@ def evaluate(
     photo_feats, sketch_feats = dataset_features(
         part, engine.extractor, cache_dir, progress=progress
     )
-    # The product stores float16 conv5 maps and embeds from them; so do we.
+    # The product stores float16 trunk maps and embeds from them; so do we.
     photo_vecs = engine.head_vectors(photo_feats.astype(np.float16))
     sketch_vecs = engine.head_vectors(sketch_feats.astype(np.float16))
     summary = rank_summary(
@@ -159,7 +161,8 @@ def evaluate(
         "model": {
             "checkpoint": str(checkpoint),
             "model_version": engine.model_version,
-            "edge_method": edge_method,
+            "trunk": engine.trunk,
+            "edge_method": engine.edge_method,
             "recipe": metadata.get("recipe"),
             "trained_on": metadata.get("trained_on"),
         },

@@ -1,9 +1,10 @@
-"""FeatureStore: conv5 maps (512x8x8) on disk as float16, keyed by int64 ids.
+"""FeatureStore: trunk feature maps (C x H x W, one shape per store) on disk as float16,
+keyed by int64 ids.
 
 Layout of a store directory::
 
-    manifest.npz          ids, shard index and row of every live entry, shard names
-    shard-<hex>.f16       raw float16 rows (N, 512, 8, 8), C order, never modified
+    manifest.npz          ids, shard index and row of every live entry, shard names, shape
+    shard-<hex>.f16       raw float16 rows (N, C, H, W), C order, never modified
     .lock                 writers take an exclusive flock on it
 
 Crash safety: a ``put`` writes a new shard file completely (fsync) before it commits by
@@ -12,7 +13,9 @@ so a half-written shard is never read, and a crash leaves at most an unreference
 the next compaction deletes. Shards are immutable, so readers memory-map them without locks
 and a reader holding an older manifest still reads consistent data. ``delete`` only rewrites
 the manifest; compaction rewrites live rows into one shard when dead rows pile up.
-At 64 KiB an entry, 10,000 photos take 640 MiB.
+The shape is fixed by the first ``put`` (manifests written before it was recorded are
+(512, 8, 8), the VGG-16 conv5 map). At 26 KiB an entry (EfficientNet-Lite2, 208x8x8), 10,000
+photos take 260 MiB; at 64 KiB (VGG-16 conv5), 640 MiB.
 """
 
 from __future__ import annotations
@@ -31,14 +34,15 @@ import numpy as np
 
 from .checkpoints import atomic_write
 
-FEATURE_SHAPE = (512, 8, 8)
-_ROW = int(np.prod(FEATURE_SHAPE))
+# What manifests written before the shape was recorded hold: VGG-16 conv5 maps.
+LEGACY_SHAPE = (512, 8, 8)
 _MANIFEST = "manifest.npz"
 _MAX_SHARDS = 32
 
 
 class _Manifest:
-    def __init__(self, ids, shard, row, names, counts) -> None:
+    def __init__(self, ids, shard, row, names, counts, shape=None) -> None:
+        self.shape = tuple(int(v) for v in shape) if shape is not None else None
         order = np.argsort(ids, kind="stable")
         self.ids = np.asarray(ids, np.int64)[order]
         self.shard = np.asarray(shard, np.int32)[order]
@@ -57,6 +61,10 @@ class _Manifest:
         pos = np.minimum(np.searchsorted(self.ids, ids), len(self.ids) - 1)
         return np.where(self.ids[pos] == ids, pos, -1)
 
+    @property
+    def row_size(self) -> int:
+        return int(np.prod(self.shape)) if self.shape else 0
+
     def dead_rows(self) -> int:
         return sum(self.counts) - len(self.ids)
 
@@ -64,8 +72,9 @@ class _Manifest:
 class FeatureStore:
     """Compact, crash-safe conv5 feature cache (see module docstring)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, shape: tuple[int, int, int] | None = None) -> None:
         self.directory = Path(directory)
+        self.expected_shape = tuple(shape) if shape is not None else None
         self.directory.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._manifest = _Manifest.empty()
@@ -83,8 +92,9 @@ class FeatureStore:
         stamp = (st.st_mtime_ns, st.st_ino)
         if stamp != self._manifest_stamp:
             with np.load(path, allow_pickle=False) as data:
+                shape = data["shape"] if "shape" in data.files else LEGACY_SHAPE
                 self._manifest = _Manifest(
-                    data["ids"], data["shard"], data["row"], data["names"], data["counts"]
+                    data["ids"], data["shard"], data["row"], data["names"], data["counts"], shape
                 )
             self._manifest_stamp = stamp
         return self._manifest
@@ -98,6 +108,7 @@ class FeatureStore:
             row=manifest.row,
             names=np.array(manifest.names, dtype=np.str_),
             counts=np.array(manifest.counts, dtype=np.int64),
+            shape=np.array(manifest.shape or (), dtype=np.int64),
         )
         atomic_write(self.directory / _MANIFEST, lambda fh: fh.write(buffer.getvalue()))
         self._manifest_stamp = None
@@ -119,20 +130,27 @@ class FeatureStore:
         atomic_write(self.directory / name, lambda fh: fh.write(data.tobytes()))
         return name
 
-    def _shard(self, name: str, count: int) -> np.memmap:
+    def _shard(self, name: str, count: int, row_size: int) -> np.memmap:
         mm = self._maps.get(name)
         if mm is None:
-            mm = np.memmap(self.directory / name, dtype=np.float16, mode="r", shape=(count, _ROW))
+            mm = np.memmap(
+                self.directory / name, dtype=np.float16, mode="r", shape=(count, row_size)
+            )
             self._maps[name] = mm
         return mm
 
     # --- public API ------------------------------------------------------------------------
     def put(self, ids: Any, feats: Any) -> None:
-        """Store ``feats`` (N, 512, 8, 8) under ``ids``, replacing existing entries."""
+        """Store ``feats`` (N, C, H, W) under ``ids``, replacing existing entries."""
         ids = np.ascontiguousarray(ids, dtype=np.int64).reshape(-1)
         feats = np.asarray(feats)
-        if feats.shape != (len(ids), *FEATURE_SHAPE):
-            raise ValueError(f"feats must be ({len(ids)}, 512, 8, 8), got {feats.shape}")
+        if feats.ndim != 4 or len(feats) != len(ids):
+            raise ValueError(f"feats must be ({len(ids)}, C, H, W), got {feats.shape}")
+        if self.expected_shape is not None and feats.shape[1:] != self.expected_shape:
+            raise ValueError(
+                f"feats must be ({len(ids)}, {', '.join(map(str, self.expected_shape))}), "
+                f"got {feats.shape}"
+            )
         if len(np.unique(ids)) != len(ids):
             raise ValueError("ids must be unique within one put()")
         if not len(ids):
@@ -140,7 +158,10 @@ class FeatureStore:
         if not np.isfinite(feats).all():
             raise ValueError("features must be finite")
         with self._writer() as current:
-            name = self._write_shard(feats.reshape(len(ids), _ROW))
+            shape = tuple(int(v) for v in feats.shape[1:])
+            if len(current.ids) and current.shape != shape:
+                raise ValueError(f"this store holds {current.shape} maps, got {shape}")
+            name = self._write_shard(feats.reshape(len(ids), -1))
             # Entries being replaced leave the manifest; their old rows become dead.
             keep_all = np.ones(len(current.ids), bool)
             replaced = current.locate(ids)
@@ -153,6 +174,7 @@ class FeatureStore:
                 np.concatenate([current.row[keep_all], np.arange(len(ids), dtype=np.int64)]),
                 [*current.names, name],
                 [*current.counts, len(ids)],
+                shape,
             )
             self._commit(new)
             self._maybe_compact(new)
@@ -173,13 +195,14 @@ class FeatureStore:
                 current.row[keep],
                 current.names,
                 current.counts,
+                current.shape,
             )
             self._commit(new)
             self._maybe_compact(new)
             return len(pos)
 
     def get(self, ids: Any) -> np.ndarray:
-        """float32 (N, 512, 8, 8) for ``ids`` in order; ``KeyError`` if one is absent."""
+        """float32 (N, C, H, W) for ``ids`` in order; ``KeyError`` if one is absent."""
         ids = np.ascontiguousarray(ids, dtype=np.int64).reshape(-1)
         for attempt in range(2):
             with self._lock:
@@ -198,13 +221,14 @@ class FeatureStore:
         raise AssertionError("unreachable")
 
     def _gather(self, manifest: _Manifest, pos: np.ndarray) -> np.ndarray:
-        out = np.empty((len(pos), _ROW), np.float32)
+        shape = manifest.shape or self.expected_shape or LEGACY_SHAPE
+        out = np.empty((len(pos), int(np.prod(shape))), np.float32)
         shard_of = manifest.shard[pos]
         for s in np.unique(shard_of):
             sel = np.flatnonzero(shard_of == s)
-            mm = self._shard(manifest.names[s], manifest.counts[s])
+            mm = self._shard(manifest.names[s], manifest.counts[s], manifest.row_size)
             out[sel] = mm[manifest.row[pos[sel]]]
-        return out.reshape(len(pos), *FEATURE_SHAPE)
+        return out.reshape(len(pos), *shape)
 
     def ids(self) -> np.ndarray:
         """All stored ids, sorted ascending (int64)."""
@@ -233,10 +257,15 @@ class FeatureStore:
     def _compact_locked(self, manifest: _Manifest) -> None:
         live = manifest.ids
         if len(live):
-            rows = self._gather(manifest, np.arange(len(live))).reshape(len(live), _ROW)
+            rows = self._gather(manifest, np.arange(len(live))).reshape(len(live), -1)
             name = self._write_shard(rows)
             new = _Manifest(
-                live, np.zeros(len(live), np.int32), np.arange(len(live)), [name], [len(live)]
+                live,
+                np.zeros(len(live), np.int32),
+                np.arange(len(live)),
+                [name],
+                [len(live)],
+                manifest.shape,
             )
         else:
             new = _Manifest.empty()

@@ -36,7 +36,7 @@ def cached_features(
     desc: str = "features",
     progress: bool = True,
 ) -> np.ndarray:
-    """float32 (N, 512, 8, 8) for ``relpaths``; missing ones come from ``compute(indices)``."""
+    """float32 (N, C, H, W) for ``relpaths``; missing ones come from ``compute(indices)``."""
     ids = np.array([path_id(p) for p in relpaths], np.int64)
     have = set(store.ids().tolist())
     missing = [i for i, ident in enumerate(ids) if int(ident) not in have]
@@ -46,7 +46,9 @@ def cached_features(
         store.put(ids[part], compute(part))
         bar.update(len(part))
     bar.close()
-    return store.get(ids) if len(ids) else np.zeros((0, 512, 8, 8), np.float32)
+    if not len(ids):
+        return np.zeros((0, *(store.expected_shape or (512, 8, 8))), np.float32)
+    return store.get(ids)
 
 
 def dataset_features(
@@ -62,25 +64,25 @@ def dataset_features(
     sketches = dataset.sketches
 
     def photo_chunk(idx: list[int]) -> np.ndarray:
-        maps = extractor.edge_maps([read_rgb(photos[i].path) for i in idx])
-        return extractor.features(maps)
+        inputs = extractor.photo_inputs([read_rgb(photos[i].path) for i in idx])
+        return extractor.features(inputs)
 
     def sketch_chunk(idx: list[int]) -> np.ndarray:
         maps = [sketch_image_to_map(read_rgb(sketches[i].path)) for i in idx]
         return extractor.features(maps)
 
     photo_feats = cached_features(
-        FeatureStore(root / "photo"),
+        FeatureStore(root / "photo", shape=extractor.feature_shape),
         [p.relpath for p in photos],
         photo_chunk,
-        desc="photo edges + conv5",
+        desc="photo trunk maps",
         progress=progress,
     )
     sketch_feats = cached_features(
-        FeatureStore(root / "sketch"),
+        FeatureStore(root / "sketch", shape=extractor.feature_shape),
         [s.relpath for s in sketches],
         sketch_chunk,
-        desc="sketch conv5",
+        desc="sketch trunk maps",
         progress=progress,
     )
     return photo_feats, sketch_feats

@@ -1,4 +1,10 @@
-"""Saving, loading and initialising conv6 heads (the general one and per-user ones)."""
+"""Saving, loading and initialising heads (the general one and per-user ones).
+
+Two kinds, one per trunk family (see :mod:`.trunks`): ``conv6_head`` (Table 1's conv6 on
+VGG-16 conv5 maps) and ``mbconv_gem_head`` (the last MBConv stage + GeM on EfficientNet-Lite
+maps). A checkpoint's ``metadata["trunk"]`` names the trunk its head was trained on; conv6
+checkpoints written before trunks were recorded are ``vgg16_hed``.
+"""
 
 from __future__ import annotations
 
@@ -6,35 +12,85 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from .checkpoints import load_checkpoint, save_checkpoint
-from .encoder import HEAD_ARCH, HEAD_VERSION, Conv6Head
+from .encoder import HEAD_ARCH as CONV6_ARCH
+from .encoder import HEAD_VERSION as CONV6_VERSION
+from .encoder import Conv6Head
+from .mbconv_head import ARCH as MBCONV_ARCH
+from .mbconv_head import VERSION as MBCONV_VERSION
+from .mbconv_head import MBConvGeMHead, initial_head
+from .trunks import trunk_spec
 
-DEFAULT_HEAD_PATH = Path(__file__).resolve().parent / "assets" / "general_head.pt"
+ASSETS = Path(__file__).resolve().parent / "assets"
+# The product's general model (EfficientNet-Lite2 trunk) and the paper's (VGG-16 conv1-5 +
+# conv6 of Table 1), kept for the paper protocol.
+DEFAULT_HEAD_PATH = ASSETS / "general_head.pt"
+VGG16_HEAD_PATH = ASSETS / "vgg16_hed_head.pt"
 BOOTSTRAP_SEED = 20240613
+LEGACY_TRUNK = "vgg16_hed"
+HEAD_ARCHS = (CONV6_ARCH, MBCONV_ARCH)
 
 
-def load_conv6_head(path: Path) -> Conv6Head:
-    """Load a :class:`Conv6Head` from a checkpoint (``FileNotFoundError`` if absent)."""
-    payload = load_checkpoint(Path(path), arch=HEAD_ARCH)
-    head = Conv6Head()
+def head_trunk(head: nn.Module) -> str:
+    """The trunk whose maps ``head`` takes."""
+    return getattr(head, "trunk", LEGACY_TRUNK)
+
+
+def load_head(path: Path) -> nn.Module:
+    """Load a head of either kind from a checkpoint (``FileNotFoundError`` if absent)."""
+    payload = load_checkpoint(Path(path))
+    arch = payload["arch"]
+    if arch == CONV6_ARCH:
+        head: nn.Module = Conv6Head()
+    elif arch == MBCONV_ARCH:
+        head = MBConvGeMHead(payload["metadata"].get("trunk", ""))
+    else:
+        raise ValueError(f"{path} holds a {arch!r} checkpoint, expected one of {HEAD_ARCHS}")
     head.load_state_dict(payload["state_dict"], strict=True)
     return head.eval()
 
 
 def head_metadata(path: Path) -> dict[str, Any]:
-    return dict(load_checkpoint(Path(path), arch=HEAD_ARCH)["metadata"])
+    """The checkpoint's metadata, with ``trunk`` filled in for conv6 heads that predate it."""
+    payload = load_checkpoint(Path(path))
+    if payload["arch"] not in HEAD_ARCHS:
+        raise ValueError(f"{path} holds a {payload['arch']!r} checkpoint, not a head")
+    metadata = dict(payload["metadata"])
+    metadata.setdefault("trunk", LEGACY_TRUNK)
+    return metadata
 
 
-def save_conv6_head(head: Conv6Head, path: Path, *, metadata: dict[str, Any]) -> None:
-    """Atomically write ``head`` as a ``conv6_head`` checkpoint."""
+def save_head(head: nn.Module, path: Path, *, metadata: dict[str, Any]) -> None:
+    """Atomically write ``head`` with its kind and trunk recorded."""
+    if isinstance(head, MBConvGeMHead):
+        arch, version = MBCONV_ARCH, MBCONV_VERSION
+    elif isinstance(head, Conv6Head):
+        arch, version = CONV6_ARCH, CONV6_VERSION
+    else:
+        raise TypeError(f"not a head: {type(head).__name__}")
     save_checkpoint(
         Path(path),
-        arch=HEAD_ARCH,
+        arch=arch,
         state_dict=head.state_dict(),
-        version=HEAD_VERSION,
-        metadata=metadata,
+        version=version,
+        metadata={**metadata, "trunk": head_trunk(head)},
     )
+
+
+def new_head(trunk: str, seed: int) -> nn.Module:
+    """A freshly initialised head for ``trunk``; the global torch RNG is left untouched.
+
+    conv6: default init (the paper's "randomly initialized"). MBConv + GeM: the ImageNet
+    layers as they came and a seeded linear layer.
+    """
+    spec = trunk_spec(trunk)
+    if spec.head_arch == CONV6_ARCH:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return Conv6Head()
+    return initial_head(trunk, seed)
 
 
 def bootstrap_conv6_head(seed: int = BOOTSTRAP_SEED) -> Conv6Head:

@@ -1,9 +1,9 @@
-"""The engine's facade for the web apps: photos and sketches in, conv5 maps and vectors out.
+"""The engine's facade for the web apps: photos and sketches in, trunk maps and vectors out.
 
 Create one :class:`Engine` per process (see :func:`get_engine`) and share it between threads:
 inference runs under ``torch.inference_mode`` on modules in eval mode and mutates nothing.
 
-Vectors are computed from the float16-rounded conv5 maps that callers store, so that
+Vectors are computed from the float16-rounded trunk maps that callers store, so that
 re-embedding a library from its feature cache with the same head gives the very same vectors
 as embedding the photos did.
 """
@@ -22,12 +22,22 @@ import torch
 
 from .device import resolve_device
 from .edges import EDGE_METHODS, edge_maps
+from .efficientnet import EfficientNetTrunk, images_to_tensor, pretrained_network
 from .encoder import SketchEncoder, binary_maps_to_tensor
 from .errors import ModelNotReadyError, SketchError
-from .heads import DEFAULT_HEAD_PATH, load_conv6_head, save_conv6_head
+from .heads import (
+    DEFAULT_HEAD_PATH,
+    LEGACY_TRUNK,
+    head_metadata,
+    head_trunk,
+    load_head,
+    new_head,
+    save_head,
+)
 from .hed import HEDNet
 from .preprocess import sketch_image_to_map
 from .strokes import rasterize_strokes
+from .trunks import square_photo, trunk_spec
 from .weights import load_backbone_checkpoint
 
 __all__ = [
@@ -37,8 +47,8 @@ __all__ = [
     "PhotoEmbedding",
     "SketchEmbedding",
     "get_engine",
-    "load_conv6_head",
-    "save_conv6_head",
+    "load_head",
+    "save_head",
 ]
 
 # Bump when preprocessing changes what the network sees: it is part of model_version, so
@@ -51,47 +61,52 @@ PRECISIONS = ("fp32", "channels_last", "bf16")
 
 @dataclass(frozen=True)
 class EngineConfig:
-    model_dir: Path  # where vgg16_hed.pt lives (converted weights)
-    head_path: Path | None = None  # conv6 checkpoint; None -> engine/assets/general_head.pt
+    model_dir: Path  # where vgg16_hed.pt lives (converted weights; the VGG trunk only)
+    head_path: Path | None = None  # head checkpoint; None -> engine/assets/general_head.pt
     device: str = "auto"  # "auto" | "cpu" | "cuda"
-    edge_method: str = "hed"  # "hed" | "canny"
-    batch_size: int = 8
+    edge_method: str | None = None  # edge trunks: "hed" | "canny"; None -> the head's record
+    batch_size: int = 16
 
 
 @dataclass(frozen=True)
 class PhotoEmbedding:
-    edge_map: np.ndarray  # uint8 (256,256), 0 = edge
-    features: np.ndarray  # float16 (512,8,8) conv5 output
+    edge_map: np.ndarray | None  # uint8 (256,256), 0 = edge; None when the trunk takes RGB
+    features: np.ndarray  # float16 trunk map, e.g. (208,8,8) or VGG conv5 (512,8,8)
     vector: np.ndarray  # float32 (512,) general descriptor
 
 
 @dataclass(frozen=True)
 class SketchEmbedding:
     sketch_map: np.ndarray  # uint8 (256,256), 0 = ink
-    features: np.ndarray  # float16 (512,8,8)
+    features: np.ndarray  # float16 trunk map
     vector: np.ndarray  # float32 (512,)
 
 
 def _head_missing_message(path: Path) -> str:
     return (
-        f"The general conv6 head {path} does not exist yet. Create the untrained starting "
-        f"head with `python -m retrieval.engine.bootstrap_head --out {path}`, or train one "
-        f"with `python -m retrieval.engine.train --data DIR --out {path}`."
+        f"The general head {path} does not exist yet. Train one with "
+        f"`python -m retrieval.engine.train_general --data DIR --out {path}`."
     )
 
 
 class FeatureExtractor:
-    """conv1-5 and edge detection, without a head: what training and caches need."""
+    """The frozen trunk (and, for edge trunks, edge detection), without a head.
+
+    ``photo_inputs`` turns RGB photos into what the trunk takes (square RGB, or binary edge
+    maps); ``features`` runs the trunk on such inputs or on binary sketch maps.
+    """
 
     def __init__(
         self,
         *,
-        model_dir: Path,
+        model_dir: Path | None = None,
+        trunk: str = LEGACY_TRUNK,
         device: str = "auto",
         edge_method: str = "hed",
-        batch_size: int = 8,
+        batch_size: int = 16,
         precision: str = "fp32",
     ) -> None:
+        self.spec = trunk_spec(trunk)
         if edge_method not in EDGE_METHODS:
             raise ValueError(f"edge_method must be one of {EDGE_METHODS}")
         if batch_size < 1:
@@ -100,27 +115,47 @@ class FeatureExtractor:
             raise ValueError(f"precision must be one of {PRECISIONS}")
         self.device = resolve_device(device)
         self.precision = precision
-        self.edge_method = edge_method
+        self.trunk = trunk
+        self.uses_edges = self.spec.photo_input == "edges"
+        self.edge_method = edge_method if self.uses_edges else None
         self.batch_size = batch_size
-        backbone = load_backbone_checkpoint(Path(model_dir))
-        encoder = SketchEncoder()
-        encoder.load_backbone(backbone["state_dict"])
-        self.encoder = encoder.eval().to(self.device)
         self.hed: HEDNet | None = None
-        if edge_method == "hed":
-            self.hed = HEDNet.from_state_dict(backbone["state_dict"]).to(self.device)
+        self.encoder: SketchEncoder | None = None
+        if self.uses_edges:
+            if model_dir is None:
+                raise ValueError("the VGG-16 trunk needs model_dir (converted weights)")
+            backbone = load_backbone_checkpoint(Path(model_dir))
+            encoder = SketchEncoder()
+            encoder.load_backbone(backbone["state_dict"])
+            self.encoder = encoder.eval().to(self.device)
+            self.network: torch.nn.Module = self.encoder.features
+            if edge_method == "hed":
+                self.hed = HEDNet.from_state_dict(backbone["state_dict"]).to(self.device)
+        else:
+            network = EfficientNetTrunk(pretrained_network(trunk), self.spec.stages)
+            self.network = network.eval().to(self.device)
         self._memory_format = torch.contiguous_format
         if precision == "channels_last":
             self._memory_format = torch.channels_last
-            self.encoder.to(memory_format=torch.channels_last)
+            self.network.to(memory_format=torch.channels_last)
             if self.hed is not None:
                 self.hed.to(memory_format=torch.channels_last)
+
+    @property
+    def feature_shape(self) -> tuple[int, int, int]:
+        return self.spec.feature_shape
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         # bf16 autocast: convolutions in bfloat16, accumulation and outputs back in float32.
         if self.precision == "bf16":
             return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
+
+    def photo_inputs(self, images: list[np.ndarray]) -> list[np.ndarray]:
+        """RGB uint8 photos -> trunk inputs: square 256x256 RGB, or binary edge maps."""
+        if self.uses_edges:
+            return self.edge_maps(images)
+        return [square_photo(_as_rgb(im)) for im in images]
 
     def edge_maps(self, images: list[np.ndarray]) -> list[np.ndarray]:
         """RGB uint8 photos -> binary 256x256 edge maps (0 = edge), batched."""
@@ -131,57 +166,82 @@ class FeatureExtractor:
             with self._autocast():
                 out += edge_maps(
                     chunk,
-                    method=self.edge_method,
+                    method=self.edge_method or "canny",
                     net=self.hed,
                     device=self.device,
                     memory_format=self._memory_format,
                 )
         return out
 
-    def features(self, maps: list[np.ndarray] | np.ndarray) -> np.ndarray:
-        """Binary 256x256 maps -> float16 (N, 512, 8, 8) conv5 maps."""
-        if len(maps) == 0:
-            return np.zeros((0, 512, 8, 8), np.float16)
+    def _to_tensor(self, inputs: list[np.ndarray] | np.ndarray) -> torch.Tensor:
+        if self.uses_edges:
+            return binary_maps_to_tensor(inputs)
+        return images_to_tensor(inputs)
+
+    def features(self, inputs: list[np.ndarray] | np.ndarray) -> np.ndarray:
+        """Trunk inputs (binary maps, or RGB photos for RGB trunks) -> float16 (N, C, 8, 8)."""
+        if len(inputs) == 0:
+            return np.zeros((0, *self.feature_shape), np.float16)
         feats = []
-        for start in range(0, len(maps), self.batch_size):
-            x = binary_maps_to_tensor(maps[start : start + self.batch_size]).to(self.device)
+        for start in range(0, len(inputs), self.batch_size):
+            x = self._to_tensor(inputs[start : start + self.batch_size]).to(self.device)
             x = x.contiguous(memory_format=self._memory_format)
             with torch.inference_mode(), self._autocast():
-                f = self.encoder.forward_features(x)
+                f = self.network(x)
             feats.append(f.float().to(torch.float16).contiguous().cpu().numpy())
         return np.concatenate(feats)
 
     def version(self) -> str:
-        """Short hash of the conv1-5 (+ HED) weights, edge method and preprocessing."""
-        return _model_version([self.encoder.features, self.hed], self.edge_method)
+        """Short hash of the trunk (+ HED) weights, photo input and preprocessing."""
+        return _model_version([self.network, self.hed], self._input_tag())
+
+    def _input_tag(self) -> str:
+        # Old VGG versions hashed the bare edge method; keep them, so old caches stay valid.
+        return self.edge_method if self.uses_edges else f"{self.trunk}:rgb"
 
 
 class Engine:
-    """Embeds photos (via edge maps) and sketches with the general model."""
+    """Embeds photos and sketches with the general model (trunk + general head)."""
 
     model_version: str
 
     def __init__(self, config: EngineConfig) -> None:
-        if config.edge_method not in EDGE_METHODS:
+        if config.edge_method is not None and config.edge_method not in EDGE_METHODS:
             raise ValueError(f"edge_method must be one of {EDGE_METHODS}")
         self.config = config
         head_path = Path(config.head_path) if config.head_path else DEFAULT_HEAD_PATH
         if not head_path.is_file():
             raise ModelNotReadyError(_head_missing_message(head_path))
-        head = load_conv6_head(head_path)
+        metadata = head_metadata(head_path)
+        head = load_head(head_path)
+        self.trunk = metadata["trunk"]
+        edge_method = config.edge_method or metadata.get("edge_method") or "hed"
+        if edge_method not in EDGE_METHODS:
+            raise ValueError(f"edge_method must be one of {EDGE_METHODS}")
         self.extractor = FeatureExtractor(
             model_dir=Path(config.model_dir),
+            trunk=self.trunk,
             device=config.device,
-            edge_method=config.edge_method,
+            edge_method=edge_method,
             batch_size=config.batch_size,
         )
+        self.edge_method = self.extractor.edge_method
         self.device = self.extractor.device
         self._head = head.to(self.device).eval()
         self.head_path = head_path
+        self.head_metadata = metadata
         extractor = self.extractor
         self.model_version = _model_version(
-            [extractor.encoder.features, extractor.hed, self._head], config.edge_method
+            [extractor.network, extractor.hed, self._head], extractor._input_tag()
         )
+
+    @property
+    def feature_shape(self) -> tuple[int, int, int]:
+        return self.extractor.feature_shape
+
+    def new_head(self, seed: int) -> torch.nn.Module:
+        """A freshly initialised head of the general head's kind (for personal heads)."""
+        return new_head(self.trunk, seed)
 
     # --- photos ----------------------------------------------------------------------------
     def edge_maps(self, images: list[np.ndarray]) -> list[np.ndarray]:
@@ -189,12 +249,14 @@ class Engine:
         return self.extractor.edge_maps(images)
 
     def embed_photos(self, images: list[np.ndarray]) -> list[PhotoEmbedding]:
-        """RGB uint8 (H, W, 3) photos -> edge map, conv5 features and general vector each."""
-        maps = self.edge_maps(images)
-        features, vectors = self.embed_binary_maps(maps)
+        """RGB uint8 (H, W, 3) photos -> trunk map, general vector (and edge map) each."""
+        inputs = self.extractor.photo_inputs(images)
+        features = self.extractor.features(inputs)
+        vectors = self.head_vectors(features)
+        edge_maps = inputs if self.extractor.uses_edges else [None] * len(inputs)
         return [
             PhotoEmbedding(edge_map=m, features=f, vector=v)
-            for m, f, v in zip(maps, features, vectors, strict=True)
+            for m, f, v in zip(edge_maps, features, vectors, strict=True)
         ]
 
     # --- sketches --------------------------------------------------------------------------
@@ -214,12 +276,12 @@ class Engine:
 
     # --- shared ----------------------------------------------------------------------------
     def embed_binary_maps(self, maps: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """Binary 256x256 maps -> (float16 (N,512,8,8) conv5 maps, float32 (N,512) vectors)."""
+        """Binary 256x256 maps -> (float16 trunk maps, float32 (N,512) vectors)."""
         features = self.extractor.features(maps)
         return features, self.head_vectors(features)
 
     def head_vectors(self, features: np.ndarray, head: torch.nn.Module | None = None) -> np.ndarray:
-        """(N,512,8,8) conv5 maps -> (N,512) float32 with ``head`` (default: general head)."""
+        """(N, C, 8, 8) trunk maps -> (N,512) float32 with ``head`` (default: general head)."""
         return head_vectors(features, head if head is not None else self._head, self.device)
 
     @property
@@ -230,10 +292,13 @@ class Engine:
 def head_vectors(
     features: np.ndarray, head: torch.nn.Module, default_device: torch.device | str = "cpu"
 ) -> np.ndarray:
-    """(N,512,8,8) conv5 maps -> (N,512) float32 through ``head``, in chunks, no grad."""
+    """(N, C, 8, 8) trunk maps -> (N,512) float32 through ``head``, in chunks, no grad."""
     array = np.asarray(features)
-    if array.ndim != 4 or array.shape[1:] != (512, 8, 8):
-        raise ValueError(f"features must be (N, 512, 8, 8), got {array.shape}")
+    expected = trunk_spec(head_trunk(head)).feature_shape
+    if array.ndim != 4 or array.shape[1:] != expected:
+        raise ValueError(
+            f"features must be (N, {', '.join(map(str, expected))}), got {array.shape}"
+        )
     try:
         device = next(head.parameters()).device
     except StopIteration:
@@ -263,9 +328,9 @@ def _as_rgb(image: np.ndarray) -> np.ndarray:
     raise ValueError(f"photos must be (H, W, 3) RGB arrays, got shape {image.shape}")
 
 
-def _model_version(modules: list[torch.nn.Module | None], edge_method: str) -> str:
+def _model_version(modules: list[torch.nn.Module | None], input_tag: str) -> str:
     """``g<preprocess version>-<8 hex>``: a hash of every weight that shapes a vector."""
-    digest = hashlib.sha256(f"{edge_method}:{PREPROCESS_VERSION}".encode())
+    digest = hashlib.sha256(f"{input_tag}:{PREPROCESS_VERSION}".encode())
     for module in modules:
         if module is None:
             continue
@@ -300,6 +365,7 @@ def describe(engine: Engine) -> dict[str, Any]:
     return {
         "model_version": engine.model_version,
         "device": str(engine.device),
-        "edge_method": engine.config.edge_method,
+        "trunk": engine.trunk,
+        "edge_method": engine.edge_method,
         "head_path": str(engine.head_path),
     }

@@ -1,17 +1,25 @@
-"""Train the general conv6 head on cached conv5 maps (issue 9) and write it atomically.
+"""Train the general model's head on cached trunk maps and write it atomically.
 
-    python -m retrieval.engine.train_general --data DIR --out PATH [--recipe nce_cls]
-        [--holdout-categories 20] [--val-categories 0] [--epochs 30] [--per-category K]
-        [--seed 0] [--device cuda]
+    python -m retrieval.engine.train_general --data DIR --out PATH
+        [--trunk efficientnet_lite2|efficientnet_lite0|vgg16_hed] [--epochs N]
+        [--holdout-categories 20] [--val-categories 0] [--per-category K] [--seed 0]
+        [--device cuda]
 
 Steps: index DIR; draw the seeded category holdout (never seen by training or model
-selection) and the seeded 7:3 sketch split; fill the conv5 cache (``--cache-dir``, shared
-with ``evaluate``) for the training items only; train conv6 with the recipe (see
-:mod:`.general_training.recipe`); after every epoch write a resumable state file next to
-``--out`` (rerun the same command to continue) and, with ``--val-categories V``, measure mAP
-on V further *training* categories kept out of training (model selection only ever looks
-at those). The result is a ``conv6_head`` checkpoint whose metadata records the recipe,
-the splits, the edge method and the wall time; ``evaluate`` reads the edge method from it.
+selection) and the seeded 7:3 sketch split; cache the trunk maps (``--cache-dir``, shared
+with ``evaluate``) of the training items only; train the head; with ``--val-categories V``,
+measure mAP after every epoch on V further *training* categories kept out of training
+(model selection only ever looks at those). The checkpoint's metadata records the trunk,
+the recipe, the splits and the wall time; search, indexing, evaluation and personalization
+read the trunk from it.
+
+- EfficientNet-Lite trunks (the product): every training image in several cached augmented
+  views (:mod:`.general_training.views`), the head trained with the view recipe
+  (:mod:`.general_training.view_recipe`).
+- ``vgg16_hed`` (the paper's Table 1, for the paper protocol): conv6 on cached conv5 maps of
+  edge maps with the recipes of :mod:`.general_training.recipe` (``--recipe``, eq. 4 among
+  them); after every epoch a resumable state file is written next to ``--out`` (rerun the
+  same command to continue).
 """
 
 from __future__ import annotations
@@ -35,8 +43,12 @@ from .featurize import dataset_features
 from .general_training.cache import DEFAULT_CACHE_DIR, balanced_subset
 from .general_training.recipe import RECIPES, RecipeConfig, TrainData, new_head, train_head
 from .general_training.splits import holdout_categories, make_splits
-from .heads import save_conv6_head
+from .general_training.view_recipe import ViewData, ViewRecipe, train_on_views
+from .general_training.views import PHOTO_VIEWS, SKETCH_VIEWS, load_views, view_stores, warm_views
+from .heads import new_head as new_trunk_head
+from .heads import save_head
 from .pipeline import FeatureExtractor, head_vectors
+from .trunks import DEFAULT_TRUNK, TRUNKS, trunk_spec
 from .weights import default_model_dir
 
 STATE_SUFFIX = ".train-state.pt"
@@ -84,17 +96,22 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     defaults = RecipeConfig()
+    views = ViewRecipe()
     add = parser.add_argument
     add("--data", type=Path, required=True, help="folder with photo/ and sketch/")
     add("--out", type=Path, required=True, help="conv6 head checkpoint to write")
-    add("--recipe", choices=RECIPES, default=defaults.recipe)
-    add("--epochs", type=int, default=defaults.epochs)
-    add("--batch-size", type=int, default=defaults.batch_size)
-    add("--lr", type=float, default=defaults.lr)
-    add("--temperature", type=float, default=defaults.temperature)
+    add("--trunk", choices=sorted(TRUNKS), default=DEFAULT_TRUNK)
+    add("--recipe", choices=RECIPES, default=defaults.recipe, help="vgg16_hed trunk only")
+    add("--epochs", type=int, default=None, help=f"default {views.epochs} ({defaults.epochs} VGG)")
+    add("--batch-size", type=int, default=None)
+    add("--lr", type=float, default=None)
+    add("--temperature", type=float, default=None)
+    add("--pretrained-lr-scale", type=float, default=views.pretrained_lr_scale)
     add("--cls-weight", type=float, default=defaults.cls_weight)
     add("--pp-weight", type=float, default=defaults.pp_weight)
     add("--instance-rate", type=float, default=defaults.instance_rate)
+    add("--photo-views", default=",".join(PHOTO_VIEWS), help="cached views trained on")
+    add("--sketch-views", default=",".join(SKETCH_VIEWS), help="cached views trained on")
     add("--init", choices=("bootstrap", "random"), default=defaults.init)
     add("--seed", type=int, default=0)
     add("--holdout-categories", type=int, default=20, help="kept out of everything")
@@ -112,15 +129,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace, extractor: FeatureExtractor | None = None) -> dict[str, Any]:
     """Train as ``args`` say; returns the metadata written into the checkpoint."""
+    if trunk_spec(args.trunk).head_arch == "conv6_head":
+        return run_conv6(args, extractor)
+    return run_views(args, extractor)
+
+
+def _or(value: Any, default: Any) -> Any:
+    return default if value is None else value
+
+
+def run_conv6(args: argparse.Namespace, extractor: FeatureExtractor | None = None) -> dict:
+    """The VGG-16 conv6 recipes on cached conv5 maps (the paper's protocol)."""
     started = time.monotonic()
     torch.manual_seed(args.seed)
     progress = not args.no_progress
+    defaults = RecipeConfig()
     config = RecipeConfig(
         recipe=args.recipe,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        temperature=args.temperature,
+        epochs=_or(args.epochs, defaults.epochs),
+        batch_size=_or(args.batch_size, defaults.batch_size),
+        lr=_or(args.lr, defaults.lr),
+        temperature=_or(args.temperature, defaults.temperature),
         cls_weight=args.cls_weight,
         pp_weight=args.pp_weight,
         instance_rate=args.instance_rate,
@@ -129,6 +158,7 @@ def run(args: argparse.Namespace, extractor: FeatureExtractor | None = None) -> 
     )
     extractor = extractor or FeatureExtractor(
         model_dir=args.model_dir or default_model_dir(),
+        trunk="vgg16_hed",
         device=args.device,
         edge_method=args.edge_method,
     )
@@ -240,7 +270,141 @@ def run(args: argparse.Namespace, extractor: FeatureExtractor | None = None) -> 
         "seconds": round(time.monotonic() - started, 1),
         "command": " ".join(sys.argv),
     }
-    save_conv6_head(head, args.out, metadata=metadata)
+    save_head(head, args.out, metadata=metadata)
+    if args.metrics_json:
+        atomic_write(args.metrics_json, lambda fh: fh.write(json.dumps(history, indent=1).encode()))
+    return metadata
+
+
+def _labels(ds: SketchPhotoDataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    cats = sorted({p.category for p in ds.photos} | {s.category for s in ds.sketches})
+    index = {c: i for i, c in enumerate(cats)}
+    photo_of = {(p.category, p.path.stem): i for i, p in enumerate(ds.photos)}
+    return (
+        np.array([index[s.category] for s in ds.sketches], np.int64),
+        np.array([index[p.category] for p in ds.photos], np.int64),
+        np.array([photo_of.get((s.category, s.photo_stem), -1) for s in ds.sketches], np.int64),
+    )
+
+
+def run_views(args: argparse.Namespace, extractor: FeatureExtractor | None = None) -> dict:
+    """The product's recipe: a head on cached, augmented trunk maps (see view_recipe)."""
+    started = time.monotonic()
+    progress = not args.no_progress
+    base = ViewRecipe()
+    recipe = ViewRecipe(
+        epochs=_or(args.epochs, base.epochs),
+        batch_size=_or(args.batch_size, base.batch_size),
+        lr=_or(args.lr, base.lr),
+        pretrained_lr_scale=args.pretrained_lr_scale,
+        temperature=_or(args.temperature, base.temperature),
+        instance_rate=args.instance_rate,
+        seed=args.seed,
+    )
+    photo_views = tuple(v for v in args.photo_views.split(",") if v)
+    sketch_views = tuple(v for v in args.sketch_views.split(",") if v)
+    extractor = extractor or FeatureExtractor(
+        model_dir=args.model_dir or default_model_dir(),
+        trunk=args.trunk,
+        device=args.device,
+        batch_size=32,
+    )
+    full = SketchPhotoDataset.scan(args.data)
+    dataset = balanced_subset(full, args.per_category, seed=args.seed)
+    splits = make_splits(dataset, holdout=args.holdout_categories, seed=args.seed, full=full)
+    val = (
+        holdout_categories(splits.seen, args.val_categories, seed=args.seed + 1)
+        if args.val_categories
+        else []
+    )
+    val_set = set(val)
+    train_ds = _subset(
+        dataset,
+        [i for i in splits.seen_photos if dataset.photos[i].category not in val_set],
+        [i for i in splits.train_sketches if dataset.sketches[i].category not in val_set],
+    )
+    # Only training items are embedded (in every view): nothing else can reach training.
+    warm_views(
+        train_ds,
+        extractor,
+        args.cache_dir,
+        photo_views=photo_views,
+        sketch_views=sketch_views,
+        seed=args.seed,
+        progress=progress,
+    )
+    stores = view_stores(extractor, args.cache_dir)
+    s_lab, p_lab, instance = _labels(train_ds)
+    data = ViewData(
+        sketch_views=load_views(
+            stores["sketch"], [s.relpath for s in train_ds.sketches], sketch_views
+        ),
+        photo_views=load_views(stores["photo"], [p.relpath for p in train_ds.photos], photo_views),
+        sketch_labels=s_lab,
+        photo_labels=p_lab,
+        instance_photo=instance,
+    )
+    history: list[dict[str, Any]] = []
+    val_eval = None
+    if val:
+        val_ds = _subset(
+            dataset,
+            [i for i, p in enumerate(dataset.photos) if p.category in val_set],
+            [i for i, s in enumerate(dataset.sketches) if s.category in val_set],
+        )
+        vp, vs = dataset_features(val_ds, extractor, args.cache_dir, progress=progress)
+        vp_lab = np.array([p.category for p in val_ds.photos], dtype=object)
+        vs_lab = np.array([s.category for s in val_ds.sketches], dtype=object)
+
+        def val_eval(head: torch.nn.Module) -> dict:
+            return rank_summary(
+                head_vectors(vs.astype(np.float16), head),
+                vs_lab,
+                head_vectors(vp.astype(np.float16), head),
+                vp_lab,
+            )
+
+    def log(line: str) -> None:
+        if progress:
+            print(line, file=sys.stderr, flush=True)
+
+    def on_epoch(epoch: int, head: torch.nn.Module, loss: float) -> None:
+        row: dict[str, Any] = {"epoch": epoch + 1, "loss": round(loss, 5)}
+        if val_eval is not None:
+            row.update({f"val_{k}": v for k, v in val_eval(head).items()})
+            log(json.dumps(row))
+        history.append(row)
+
+    head = new_trunk_head(args.trunk, args.seed)
+    if val_eval is not None:
+        history.append({"epoch": 0, **{f"val_{k}": v for k, v in val_eval(head).items()}})
+        log(json.dumps(history[-1]))
+    trained_started = time.monotonic()
+    head = train_on_views(
+        head, data, recipe, device=extractor.device, on_epoch=on_epoch, log=log
+    ).cpu()
+    metadata = {
+        "kind": "general",
+        "recipe": recipe.as_dict(),
+        "photo_views": list(photo_views),
+        "sketch_views": list(sketch_views),
+        "features_version": extractor.version(),
+        "trained_on": {
+            "data": Path(args.data).name,
+            "categories": sorted({p.category for p in train_ds.photos}),
+            "photos": len(train_ds.photos),
+            "sketches": len(train_ds.sketches),
+            "holdout_categories": splits.unseen,
+            "val_categories": val,
+            "per_category": args.per_category,
+            "seed": args.seed,
+        },
+        "history": history,
+        "training_seconds": round(time.monotonic() - trained_started, 1),
+        "seconds": round(time.monotonic() - started, 1),
+        "command": " ".join(sys.argv),
+    }
+    save_head(head, args.out, metadata=metadata)
     if args.metrics_json:
         atomic_write(args.metrics_json, lambda fh: fh.write(json.dumps(history, indent=1).encode()))
     return metadata

@@ -325,7 +325,7 @@ def _read_photo(image: LibraryImage) -> np.ndarray:
 def _embed(
     engine: Engine, library: ImageLibrary, images: list[LibraryImage], version: str
 ) -> tuple[list[int], np.ndarray, list[dict[str, str]]]:
-    """Edge maps + conv5 cache for ``images``; returns (ids, general vectors, failures)."""
+    """Trunk-map cache (+ edge maps) for ``images``; returns (ids, general vectors, failures)."""
     failures: list[dict[str, str]] = []
     ready: list[tuple[LibraryImage, np.ndarray]] = []
     for image in images:
@@ -359,8 +359,14 @@ def _embed(
     return ids, vectors, failures
 
 
-def _store_edge_map(image: LibraryImage, edge_map: np.ndarray) -> None:
+def _store_edge_map(image: LibraryImage, edge_map: np.ndarray | None) -> None:
+    """Keep the edge map the model saw; a trunk that takes RGB photos sees none."""
     old = image.edge_map.name if image.edge_map else ""
+    if edge_map is None:
+        if old:
+            LibraryImage.objects.filter(pk=image.pk).update(edge_map="")
+            image.edge_map.storage.delete(old)
+        return
     image.edge_map.save(
         f"{secrets.token_hex(10)}.png", ContentFile(photos.png_bytes(edge_map)), save=False
     )

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from retrieval.engine.heads import bootstrap_conv6_head, save_conv6_head
+from retrieval.engine.heads import bootstrap_conv6_head, save_head
 from retrieval.engine.weights import (
     BACKBONE_FILENAME,
     INSTALL_HINT,
@@ -54,7 +54,7 @@ def backbone_state(model_dir) -> dict:
 @pytest.fixture(scope="session")
 def head_path(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("heads") / "general_head.pt"
-    save_conv6_head(bootstrap_conv6_head(), path, metadata={"kind": "bootstrap", "test": True})
+    save_head(bootstrap_conv6_head(), path, metadata={"kind": "bootstrap", "test": True})
     return path
 
 

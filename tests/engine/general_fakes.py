@@ -77,7 +77,12 @@ class FakeExtractor:
         self.projection = torch.randn(512, 1, 3, 3, generator=gen)
         self.device = torch.device("cpu")
         self.edge_method = "canny"
+        self.uses_edges = True
+        self.feature_shape = (512, 8, 8)
         self.calls = 0
+
+    def photo_inputs(self, images: list[np.ndarray]) -> list[np.ndarray]:
+        return self.edge_maps(images)
 
     def edge_maps(self, images: list[np.ndarray]) -> list[np.ndarray]:
         return [canny_edge_map(im) for im in images]

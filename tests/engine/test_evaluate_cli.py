@@ -10,7 +10,7 @@ import pytest
 from retrieval.engine import evaluate as evaluate_mod
 from retrieval.engine.data import SketchPhotoDataset
 from retrieval.engine.evaluate import rank_summary, select
-from retrieval.engine.heads import bootstrap_conv6_head, load_conv6_head, save_conv6_head
+from retrieval.engine.heads import bootstrap_conv6_head, load_head, save_head
 from retrieval.engine.pipeline import head_vectors
 
 from .general_fakes import SHAPES, FakeExtractor, make_dataset
@@ -24,7 +24,7 @@ class FakeEngine:
     def __init__(self, config) -> None:
         self.config = config
         self.extractor = FakeExtractor()
-        self.head = load_conv6_head(config.head_path)
+        self.head = load_head(config.head_path)
         self.model_version = "fake-model"
 
     def head_vectors(self, features):
@@ -39,7 +39,7 @@ def shapes_dir(tmp_path_factory):
 @pytest.fixture()
 def checkpoint(tmp_path):
     path = tmp_path / "head.pt"
-    save_conv6_head(bootstrap_conv6_head(), path, metadata={"edge_method": "canny"})
+    save_head(bootstrap_conv6_head(), path, metadata={"edge_method": "canny"})
     return path
 
 

@@ -65,11 +65,27 @@ def test_a_crash_before_commit_leaves_the_store_unchanged(tmp_path, monkeypatch)
 
 
 def test_rejects_bad_shapes_and_duplicates(tmp_path):
-    store = FeatureStore(tmp_path)
+    store = FeatureStore(tmp_path, shape=(512, 8, 8))
     with pytest.raises(ValueError):
         store.put([1], np.zeros((1, 512, 4, 4), np.float32))
+    with pytest.raises(ValueError):
+        store.put([1], np.zeros((512, 8, 8), np.float32))
     with pytest.raises(ValueError):
         store.put([1, 1], _feats(2))
     with pytest.raises(ValueError):
         store.put([1], np.full((1, 512, 8, 8), np.inf, np.float32))
     assert len(store) == 0
+
+
+def test_a_store_keeps_the_shape_of_its_first_maps(tmp_path):
+    store = FeatureStore(tmp_path)
+    maps = np.random.default_rng(0).random((3, 208, 8, 8)).astype(np.float32)
+    store.put([1, 2, 3], maps)
+    with pytest.raises(ValueError, match="holds"):
+        store.put([4], np.zeros((1, 512, 8, 8), np.float32))
+    reopened = FeatureStore(tmp_path)
+    assert reopened.get([3, 1]).shape == (2, 208, 8, 8)
+    np.testing.assert_allclose(reopened.get([2])[0], maps[1], atol=1e-3)
+    reopened.delete([1])
+    reopened.compact()
+    assert FeatureStore(tmp_path).get([2, 3]).shape == (2, 208, 8, 8)

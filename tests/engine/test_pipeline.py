@@ -12,7 +12,7 @@ import torch
 from retrieval.engine import pipeline
 from retrieval.engine.encoder import Conv6Head
 from retrieval.engine.errors import ModelNotReadyError, SketchError
-from retrieval.engine.heads import save_conv6_head
+from retrieval.engine.heads import save_head
 from retrieval.engine.pipeline import Engine, EngineConfig
 
 from .conftest import white_square_on_black
@@ -77,7 +77,7 @@ def test_model_version_is_stable_and_tracks_the_head(engine, model_dir, tmp_path
     same = Engine(EngineConfig(model_dir=model_dir, head_path=engine.head_path, device="cpu"))
     assert same.model_version == engine.model_version
     torch.manual_seed(2)
-    save_conv6_head(Conv6Head(), tmp_path / "other.pt", metadata={})
+    save_head(Conv6Head(), tmp_path / "other.pt", metadata={})
     other = Engine(EngineConfig(model_dir=model_dir, head_path=tmp_path / "other.pt"))
     assert other.model_version != engine.model_version
     canny = Engine(
@@ -88,7 +88,7 @@ def test_model_version_is_stable_and_tracks_the_head(engine, model_dir, tmp_path
 
 
 def test_missing_head_names_the_command_that_creates_it(model_dir, tmp_path):
-    with pytest.raises(ModelNotReadyError, match=r"python -m retrieval\.engine\.bootstrap_head"):
+    with pytest.raises(ModelNotReadyError, match=r"python -m retrieval\.engine\.train_general"):
         Engine(EngineConfig(model_dir=model_dir, head_path=tmp_path / "none.pt"))
     with pytest.raises(ValueError):
         Engine(EngineConfig(model_dir=model_dir, head_path=tmp_path / "x.pt", edge_method="gpb"))

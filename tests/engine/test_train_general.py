@@ -11,7 +11,7 @@ import torch
 from retrieval.engine import train_general
 from retrieval.engine.data import SketchPhotoDataset
 from retrieval.engine.general_training.splits import holdout_categories, make_splits
-from retrieval.engine.heads import head_metadata, load_conv6_head
+from retrieval.engine.heads import head_metadata, load_head, new_head
 
 from .general_fakes import FakeExtractor, make_dataset
 
@@ -25,6 +25,7 @@ def _args(tmp_path, shapes_dir, *extra: str):
     return train_general.build_parser().parse_args(
         [
             "--data", str(shapes_dir),
+            "--trunk", "vgg16_hed",
             "--out", str(tmp_path / "head.pt"),
             "--cache-dir", str(tmp_path / "cache"),
             "--holdout-categories", "1",
@@ -39,7 +40,7 @@ def _args(tmp_path, shapes_dir, *extra: str):
 
 def test_trains_and_writes_a_loadable_head(tmp_path, shapes_dir):
     meta = train_general.run(_args(tmp_path, shapes_dir), extractor=FakeExtractor())
-    head = load_conv6_head(tmp_path / "head.pt")
+    head = load_head(tmp_path / "head.pt")
     assert head(torch.zeros(1, 512, 8, 8)).shape == (1, 512)
     saved = head_metadata(tmp_path / "head.pt")
     assert saved["edge_method"] == "canny"
@@ -56,7 +57,7 @@ def test_interrupted_run_resumes_to_the_same_head(tmp_path, shapes_dir, monkeypa
     reference_dir = tmp_path / "ref"
     reference_dir.mkdir()
     train_general.run(_args(reference_dir, shapes_dir), extractor=FakeExtractor())
-    reference = load_conv6_head(reference_dir / "head.pt").state_dict()
+    reference = load_head(reference_dir / "head.pt").state_dict()
 
     real_train_head = train_general.train_head
 
@@ -78,7 +79,7 @@ def test_interrupted_run_resumes_to_the_same_head(tmp_path, shapes_dir, monkeypa
     assert "resuming after epoch 1" in capsys.readouterr().err
     assert extractor.calls == 0  # every conv5 map came from the cache
     assert [row["epoch"] for row in meta["history"]] == [1, 2]
-    resumed = load_conv6_head(tmp_path / "head.pt").state_dict()
+    resumed = load_head(tmp_path / "head.pt").state_dict()
     for key, value in reference.items():
         torch.testing.assert_close(resumed[key], value)
 
@@ -125,3 +126,35 @@ def test_holdout_is_seeded_and_sized():
     assert len(set(a)) == 20 and a != holdout_categories(cats, 20, seed=1)
     with pytest.raises(ValueError):
         holdout_categories(cats, 100)
+
+
+def test_the_product_recipe_trains_an_efficientnet_head_on_cached_views(tmp_path, shapes_dir):
+    args = train_general.build_parser().parse_args(
+        [
+            "--data", str(shapes_dir),
+            "--trunk", "efficientnet_lite0",
+            "--out", str(tmp_path / "head.pt"),
+            "--cache-dir", str(tmp_path / "cache"),
+            "--holdout-categories", "1",
+            "--val-categories", "1",
+            "--epochs", "2",
+            "--batch-size", "8",
+            "--photo-views", "orig,flip",
+            "--sketch-views", "orig,thick",
+            "--no-progress",
+        ]
+    )  # fmt: skip
+    meta = train_general.run(args)
+    saved = head_metadata(tmp_path / "head.pt")
+    assert saved["trunk"] == "efficientnet_lite0"
+    assert saved["photo_views"] == ["orig", "flip"]
+    trained = saved["trained_on"]
+    held, val = trained["holdout_categories"], trained["val_categories"]
+    assert not set(held + val) & set(trained["categories"])
+    # Epoch 0 is the untrained head, then one row per epoch, each with validation figures.
+    assert [row["epoch"] for row in meta["history"]] == [0, 1, 2]
+    assert all(0.0 <= row["val_map"] <= 1.0 for row in meta["history"])
+    head = load_head(tmp_path / "head.pt")
+    assert head(torch.zeros(1, 192, 8, 8)).shape == (1, 512)
+    # The trained head moved away from its ImageNet start (it was trained, not just saved).
+    assert not torch.equal(head.fc.weight, new_head("efficientnet_lite0", 0).fc.weight)

@@ -10,7 +10,7 @@ from retrieval.engine import training
 from retrieval.engine.checkpoints import load_checkpoint
 from retrieval.engine.device import resolve_device
 from retrieval.engine.encoder import Conv6Head, SketchEncoder
-from retrieval.engine.heads import bootstrap_conv6_head, load_conv6_head, save_conv6_head
+from retrieval.engine.heads import bootstrap_conv6_head, load_head, save_head
 
 
 def test_sampler_batches_are_half_positive_half_negative():
@@ -93,10 +93,10 @@ def test_freezing_conv1_to_5_leaves_only_conv6_trainable():
 def test_head_checkpoint_round_trip(tmp_path):
     head = bootstrap_conv6_head()
     path = tmp_path / "h.pt"
-    save_conv6_head(head, path, metadata={"user": 7})
+    save_head(head, path, metadata={"user": 7})
     payload = load_checkpoint(path)
     assert payload["arch"] == "conv6_head" and payload["metadata"] == {"user": 7}
-    loaded = load_conv6_head(path)
+    loaded = load_head(path)
     x = torch.randn(2, 512, 8, 8)
     assert torch.equal(loaded(x), head(x))
     with pytest.raises(ValueError):

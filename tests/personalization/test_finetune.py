@@ -27,7 +27,10 @@ def loss_at(d: float, y: float) -> float:
 
 def test_paper_constants():
     config = FinetuneConfig()
-    assert (config.q, config.h1, config.h2) == (100.0, 10.0, 50.0)
+    assert config.q_for("vgg16_hed") == 100.0  # the paper's Q on conv6 distances
+    # Unit-vector heads: distances in [0, 2], Q on that scale; an explicit Q always wins.
+    assert config.q_for("efficientnet_lite2") == 2.0
+    assert FinetuneConfig(q=7.0).q_for("efficientnet_lite2") == 7.0
     assert (config.rounds, config.lr, config.lr_halve_every) == (20, 1e-4, 5)
 
 

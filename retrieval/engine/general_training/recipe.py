@@ -1,4 +1,4 @@
-"""Training a conv6 head on cached conv5 maps: the paper's eq. 4 and the issue-9 recipe.
+"""Training a conv6 head on cached VGG-16 conv5 maps: the paper's eq. 4 and InfoNCE variants.
 
 Recipes (``RECIPES``):
 - ``paper``: eq. 4 (Q = 100) on balanced 1:1 positive/negative pairs, RMSProp lr 1e-4
