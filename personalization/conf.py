@@ -19,8 +19,10 @@ DEFAULTS = {
     "PSBIR_PERSONAL_BATCH_SIZE": 64,
     # Most recent marked sketches a training run uses (bounds its memory and time).
     "PSBIR_PERSONAL_MAX_SKETCHES": 50,
-    # General candidates re-scored by the personal head (at least top K).
-    "PSBIR_PERSONAL_RESCORE_DEPTH": 200,
+    # General candidates re-scored by the personal head (at least top K). 50: an
+    # EfficientNet-Lite2 head costs ~3 ms a map on this 2-core CPU, so 50 keeps a personal
+    # search within 300 ms (scripts/search_benchmark.py, docs/benchmarks.md).
+    "PSBIR_PERSONAL_RESCORE_DEPTH": 50,
 }
 
 

@@ -96,6 +96,45 @@ def select(
     return sketch_idx, photo_idx
 
 
+def hog_evaluate(
+    *,
+    data: Path,
+    queries: str = "all",
+    holdout: int = 0,
+    split: str = "seen",
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The same figures for the HOG reference: HOG of Canny photo edge maps vs sketch maps."""
+    from .data import read_rgb
+    from .edges import canny_edge_map
+    from .hog_baseline import hog_descriptors
+    from .preprocess import sketch_image_to_map
+
+    started = time.monotonic()
+    full = SketchPhotoDataset.scan(data)
+    sketch_idx, photo_idx = select(full, queries=queries, holdout=holdout, split=split, seed=seed)
+    photos = [full.photos[i] for i in photo_idx]
+    sketches = [full.sketches[i] for i in sketch_idx]
+    summary = rank_summary(
+        hog_descriptors([sketch_image_to_map(read_rgb(s.path)) for s in sketches]),
+        np.array([s.category for s in sketches], dtype=object),
+        hog_descriptors([canny_edge_map(read_rgb(p.path)) for p in photos]),
+        np.array([p.category for p in photos], dtype=object),
+    )
+    return {
+        **summary,
+        "photos": len(photos),
+        "categories": len({s.category for s in sketches}),
+        "seconds": round(time.monotonic() - started, 2),
+        "model": {"baseline": "hog", "edge_method": "canny"},
+        "data": str(data),
+        "query_set": queries,
+        "split": split if holdout else None,
+        "holdout_categories": holdout,
+        "seed": seed,
+    }
+
+
 def evaluate(
     *,
     data: Path,
@@ -195,6 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument(
+        "--baseline", choices=("hog",), default=None, help="rank with HOG instead of a model"
+    )
     return parser
 
 
@@ -202,20 +244,29 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     torch.set_num_threads(args.threads)
     try:
-        result = evaluate(
-            data=args.data,
-            checkpoint=args.checkpoint,
-            queries=args.queries,
-            holdout=args.holdout_categories,
-            split=args.split,
-            seed=args.seed,
-            per_category=args.per_category,
-            edge_method=args.edge_method,
-            model_dir=args.model_dir,
-            cache_dir=args.cache_dir,
-            device=args.device,
-            progress=not args.no_progress,
-        )
+        if args.baseline == "hog":
+            result = hog_evaluate(
+                data=args.data,
+                queries=args.queries,
+                holdout=args.holdout_categories,
+                split=args.split,
+                seed=args.seed,
+            )
+        else:
+            result = evaluate(
+                data=args.data,
+                checkpoint=args.checkpoint,
+                queries=args.queries,
+                holdout=args.holdout_categories,
+                split=args.split,
+                seed=args.seed,
+                per_category=args.per_category,
+                edge_method=args.edge_method,
+                model_dir=args.model_dir,
+                cache_dir=args.cache_dir,
+                device=args.device,
+                progress=not args.no_progress,
+            )
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -107,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--lr", type=float, default=None)
     add("--temperature", type=float, default=None)
     add("--pretrained-lr-scale", type=float, default=views.pretrained_lr_scale)
+    add("--joint-weight", type=float, default=views.joint_weight)
     add("--cls-weight", type=float, default=defaults.cls_weight)
     add("--pp-weight", type=float, default=defaults.pp_weight)
     add("--instance-rate", type=float, default=defaults.instance_rate)
@@ -299,6 +300,7 @@ def run_views(args: argparse.Namespace, extractor: FeatureExtractor | None = Non
         pretrained_lr_scale=args.pretrained_lr_scale,
         temperature=_or(args.temperature, base.temperature),
         instance_rate=args.instance_rate,
+        joint_weight=args.joint_weight,
         seed=args.seed,
     )
     photo_views = tuple(v for v in args.photo_views.split(",") if v)

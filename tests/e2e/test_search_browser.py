@@ -1,7 +1,7 @@
 """The whole product in a browser: log in, draw on the canvas, search, see the result grid.
 
 daphne serves the ASGI app (HTTP + websockets) from a subprocess on the test database, the
-library is indexed with the real engine (bootstrap head), and Debian's chromium is driven
+library is indexed with the real engine (shipped head), and Debian's chromium is driven
 through Playwright. The screenshot is kept in ``test-artifacts/search.png``.
 """
 

@@ -95,6 +95,11 @@ MEASURED = {
 }
 
 
+# Largest distance (unit vectors: 0..2) measured between a drawing's canvas rendering and
+# its PNG, with margin; distances between different drawings are far larger.
+CANVAS_TO_PNG_MAX_DISTANCE = 2.0
+
+
 def _payload(lines: list[list[list[float]]]) -> dict:
     return {
         "width": CANVAS,
@@ -125,3 +130,29 @@ def test_a_simple_drawing_finds_its_category_in_the_demo_library(demo_index, cat
     _, ids = index.search(vector[None], 10)
     hits = sum(categories[int(i)] == category for i in ids[0])
     assert hits >= MEASURED[category][1], f"{category}: {hits} of the top 10"
+
+
+def _png_of(lines: list[list[list[float]]], size: int = 256) -> np.ndarray:
+    """The same drawing as a user's uploaded PNG: black 2.5 px lines on white, at its size."""
+    import cv2
+
+    scale = size / CANVAS
+    image = np.full((size * 4, size * 4), 255, np.uint8)
+    for line in lines:
+        points = (np.asarray(line) * scale * 4).round().astype(np.int32)
+        cv2.polylines(image, [points], False, 0, thickness=10, lineType=cv2.LINE_AA)
+    return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+
+
+@pytest.mark.slow
+def test_canvas_strokes_embed_like_an_uploaded_png_of_the_same_drawing(demo_index):
+    # The trunk was trained on Sketchy PNGs; what the canvas path renders must land where a
+    # PNG of the same drawing lands, closer to it than to any other drawing's PNG.
+    engine = demo_index[0]
+    names = sorted(DRAWINGS)
+    canvas = np.stack([engine.embed_sketch_strokes(_payload(DRAWINGS[n])).vector for n in names])
+    pngs = np.stack([engine.embed_sketch_image(_png_of(DRAWINGS[n])).vector for n in names])
+    distances = np.linalg.norm(canvas[:, None] - pngs[None], axis=2)
+    assert (distances.argmin(axis=1) == np.arange(len(names))).all(), distances.round(3)
+    same = np.diag(distances)
+    assert same.max() <= CANVAS_TO_PNG_MAX_DISTANCE, same.round(3)

@@ -26,6 +26,8 @@ class FakeEngine:
         self.extractor = FakeExtractor()
         self.head = load_head(config.head_path)
         self.model_version = "fake-model"
+        self.trunk = "vgg16_hed"
+        self.edge_method = "canny"
 
     def head_vectors(self, features):
         return head_vectors(features, self.head)
@@ -125,3 +127,18 @@ def test_reversed_ranking_is_worse_than_chance_and_random_is_near_chance():
     assert random["chance"] == pytest.approx(0.1)
     assert 0.08 < random["map"] < 0.16
     assert 0.06 < random["p_at_10"] < 0.14
+
+
+def test_hog_baseline_ranks_the_same_queries_with_the_same_json(shapes_dir, tmp_path, capsys):
+    out = tmp_path / "hog.json"
+    code = evaluate_mod.main(
+        ["--data", str(shapes_dir), "--baseline", "hog", "--json", str(out), "--no-progress"]
+    )
+    assert code == 0
+    result = json.loads(out.read_text())
+    assert all(key in result for key in REQUIRED)
+    assert result["model"]["baseline"] == "hog"
+    assert result["queries"] == len(SketchPhotoDataset.scan(shapes_dir).sketches)
+    # Filled shapes against outlines: HOG of edges tells the four shapes apart well above
+    # chance (0.25 with four categories).
+    assert result["map"] > 0.4

@@ -6,7 +6,8 @@ a positive photo in a random view: the sketch's own photo with probability
 InfoNCE in both directions (sketch -> photos, photo -> sketches) whose logits are
 ``-||a - b||^2 / (2 * temperature)``: exactly the Euclidean ranking search serves (for unit
 vectors, cosine / temperature up to a constant). Every photo of the batch's category is a
-positive. AdamW with a one-cycle schedule; the ImageNet-initialised layers of the head learn
+positive; ``joint_weight`` adds a supervised contrastive term over both branches together.
+AdamW with a one-cycle schedule; the ImageNet-initialised layers of the head learn
 at ``pretrained_lr_scale`` times the rate of the new linear layer, and batch-norm keeps its
 ImageNet statistics (see :meth:`..mbconv_head.MBConvGeMHead.freeze_batchnorm_statistics`).
 """
@@ -34,6 +35,9 @@ class ViewRecipe:
     weight_decay: float = 1e-4
     temperature: float = 0.05
     instance_rate: float = 0.5
+    # Weight of a supervised contrastive term over sketches and photos together (every
+    # same-category item of the batch, either branch, is a positive; SupCon).
+    joint_weight: float = 0.0
     seed: int = 0
 
     def as_dict(self) -> dict:
@@ -86,6 +90,17 @@ def _pair_batches(data: ViewData, recipe: ViewRecipe, rng: np.random.Generator):
         yield sk, photos
 
 
+def joint_contrastive(
+    vectors: torch.Tensor, labels: torch.Tensor, temperature: float
+) -> torch.Tensor:
+    """SupCon over all 2B items: each item's positives are the other same-category items."""
+    logits = -torch.cdist(vectors, vectors).pow(2) / (2 * temperature)
+    self_mask = torch.eye(len(vectors), dtype=torch.bool, device=vectors.device)
+    logits = logits.masked_fill(self_mask, -math.inf)
+    positive = (labels[:, None] == labels[None, :]) & ~self_mask
+    return multi_positive_nce(logits, positive)
+
+
 def steps_per_epoch(data: ViewData, recipe: ViewRecipe) -> int:
     return max(1, math.ceil(len(data.sketch_labels) / recipe.batch_size))
 
@@ -136,6 +151,10 @@ def train_on_views(
             loss = 0.5 * (
                 multi_positive_nce(logits, positive) + multi_positive_nce(logits.T, positive.T)
             )
+            if recipe.joint_weight:
+                loss = loss + recipe.joint_weight * joint_contrastive(
+                    vectors, torch.cat([s_lab[sk], p_lab[ph]]).to(device), recipe.temperature
+                )
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"loss became {loss.item()} in epoch {epoch + 1}")
             optimizer.zero_grad(set_to_none=True)
