@@ -53,9 +53,7 @@ def load(row: PersonalHead) -> nn.Module:
         from retrieval.engine.device import resolve_device
         from retrieval.engine.heads import load_head
 
-        return load_head(absolute_path(row.file_path)).to(
-            resolve_device(settings.PSBIR_DEVICE)
-        )
+        return load_head(absolute_path(row.file_path)).to(resolve_device(settings.PSBIR_DEVICE))
 
     return _cache.get(_key(row), _load)
 

@@ -77,27 +77,23 @@ DRAWINGS: dict[str, list[list[list[float]]]] = {
         _ellipse(200, 120, 70, 15),
         _circle(270, 220, 45, start=-80, end=80),
     ],
-    "fruit": [
-        _circle(200, 220, 110),
-        [[200, 110], [210, 60]],
-        [[210, 80], [260, 60], [215, 95]],
-    ],
 }
 # Category of the demo library each drawing shows -> (measured hits in the top 10 with the
 # shipped head, threshold the test holds).
+# Measured 2026-12-01 with the EfficientNet-Lite2 head. A plain circle with a stalk and a leaf
+# ("fruit") found 1 fruit in 10, i.e. chance: not something a test can hold.
 MEASURED = {
-    "house": (0, 0),
-    "boat": (0, 0),
-    "vehicle": (0, 0),
-    "flower": (0, 0),
-    "beverage": (0, 0),
-    "fruit": (0, 0),
+    "house": (5, 3),
+    "boat": (4, 3),
+    "vehicle": (5, 3),
+    "flower": (7, 5),
+    "beverage": (9, 6),
 }
 
 
-# Largest distance (unit vectors: 0..2) measured between a drawing's canvas rendering and
-# its PNG, with margin; distances between different drawings are far larger.
-CANVAS_TO_PNG_MAX_DISTANCE = 2.0
+# Distance (unit vectors: 0..2) between a drawing's canvas rendering and its PNG: measured
+# 0.14-0.26 (0.44 before the fruit drawing was dropped); between different drawings 1.0-1.5.
+CANVAS_TO_PNG_MAX_DISTANCE = 0.6
 
 
 def _payload(lines: list[list[list[float]]]) -> dict:

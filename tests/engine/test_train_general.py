@@ -93,7 +93,16 @@ def test_paper_recipe_runs(tmp_path, shapes_dir):
 
 def test_main_prints_json(tmp_path, shapes_dir, monkeypatch, capsys):
     monkeypatch.setattr(train_general, "FeatureExtractor", lambda **_: FakeExtractor())
-    argv = ["--data", str(shapes_dir), "--out", str(tmp_path / "h.pt"), "--epochs", "1"]
+    argv = [
+        "--data",
+        str(shapes_dir),
+        "--trunk",
+        "vgg16_hed",
+        "--out",
+        str(tmp_path / "h.pt"),
+        "--epochs",
+        "1",
+    ]
     argv += ["--cache-dir", str(tmp_path / "c"), "--holdout-categories", "1", "--no-progress"]
     assert train_general.main(argv) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["out"].endswith("h.pt")

@@ -95,7 +95,10 @@ def test_head_checkpoint_round_trip(tmp_path):
     path = tmp_path / "h.pt"
     save_head(head, path, metadata={"user": 7})
     payload = load_checkpoint(path)
-    assert payload["arch"] == "conv6_head" and payload["metadata"] == {"user": 7}
+    assert payload["arch"] == "conv6_head" and payload["metadata"] == {
+        "user": 7,
+        "trunk": "vgg16_hed",
+    }
     loaded = load_head(path)
     x = torch.randn(2, 512, 8, 8)
     assert torch.equal(loaded(x), head(x))

@@ -28,7 +28,7 @@ from .recipe import multi_positive_nce
 
 @dataclass(frozen=True)
 class ViewRecipe:
-    epochs: int = 12
+    epochs: int = 8
     batch_size: int = 96
     lr: float = 1e-3
     pretrained_lr_scale: float = 0.1
@@ -37,7 +37,7 @@ class ViewRecipe:
     instance_rate: float = 0.5
     # Weight of a supervised contrastive term over sketches and photos together (every
     # same-category item of the batch, either branch, is a positive; SupCon).
-    joint_weight: float = 0.0
+    joint_weight: float = 0.5
     seed: int = 0
 
     def as_dict(self) -> dict:
