@@ -195,9 +195,9 @@ class FeatureExtractor:
 
     def version(self) -> str:
         """Short hash of the trunk (+ HED) weights, photo input and preprocessing."""
-        return _model_version([self.network, self.hed], self._input_tag())
+        return _model_version([self.network, self.hed], self.input_tag())
 
-    def _input_tag(self) -> str:
+    def input_tag(self) -> str:
         # Old VGG versions hashed the bare edge method; keep them, so old caches stay valid.
         return self.edge_method if self.uses_edges else f"{self.trunk}:rgb"
 
@@ -234,7 +234,7 @@ class Engine:
         self.head_metadata = metadata
         extractor = self.extractor
         self.model_version = _model_version(
-            [extractor.network, extractor.hed, self._head], extractor._input_tag()
+            [extractor.network, extractor.hed, self._head], extractor.input_tag()
         )
 
     @property

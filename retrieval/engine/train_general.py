@@ -128,6 +128,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def training_split(
+    args: argparse.Namespace,
+) -> tuple[SketchPhotoDataset, Any, list[str], SketchPhotoDataset]:
+    """(dataset, splits, validation categories, training items) for ``args``.
+
+    Held-out categories and test sketches never reach the training items; validation
+    categories come from the training categories only (a different seeded draw).
+    """
+    full = SketchPhotoDataset.scan(args.data)
+    dataset = balanced_subset(full, args.per_category, seed=args.seed)
+    splits = make_splits(dataset, holdout=args.holdout_categories, seed=args.seed, full=full)
+    val = (
+        holdout_categories(splits.seen, args.val_categories, seed=args.seed + 1)
+        if args.val_categories
+        else []
+    )
+    val_set = set(val)
+    train_ds = _subset(
+        dataset,
+        [i for i in splits.seen_photos if dataset.photos[i].category not in val_set],
+        [i for i in splits.train_sketches if dataset.sketches[i].category not in val_set],
+    )
+    return dataset, splits, val, train_ds
+
+
 def run(args: argparse.Namespace, extractor: FeatureExtractor | None = None) -> dict[str, Any]:
     """Train as ``args`` say; returns the metadata written into the checkpoint."""
     if trunk_spec(args.trunk).head_arch == "conv6_head":
@@ -163,21 +188,8 @@ def run_conv6(args: argparse.Namespace, extractor: FeatureExtractor | None = Non
         device=args.device,
         edge_method=args.edge_method,
     )
-    full = SketchPhotoDataset.scan(args.data)
-    dataset = balanced_subset(full, args.per_category, seed=args.seed)
-    splits = make_splits(dataset, holdout=args.holdout_categories, seed=args.seed, full=full)
-    # Validation categories come from the training categories only (a different draw).
-    val = (
-        holdout_categories(splits.seen, args.val_categories, seed=args.seed + 1)
-        if args.val_categories
-        else []
-    )
+    dataset, splits, val, train_ds = training_split(args)
     val_set = set(val)
-    train_ds = _subset(
-        dataset,
-        [i for i in splits.seen_photos if dataset.photos[i].category not in val_set],
-        [i for i in splits.train_sketches if dataset.sketches[i].category not in val_set],
-    )
     photo_feats, sketch_feats = dataset_features(
         train_ds, extractor, args.cache_dir, progress=progress
     )
@@ -311,20 +323,8 @@ def run_views(args: argparse.Namespace, extractor: FeatureExtractor | None = Non
         device=args.device,
         batch_size=32,
     )
-    full = SketchPhotoDataset.scan(args.data)
-    dataset = balanced_subset(full, args.per_category, seed=args.seed)
-    splits = make_splits(dataset, holdout=args.holdout_categories, seed=args.seed, full=full)
-    val = (
-        holdout_categories(splits.seen, args.val_categories, seed=args.seed + 1)
-        if args.val_categories
-        else []
-    )
+    dataset, splits, val, train_ds = training_split(args)
     val_set = set(val)
-    train_ds = _subset(
-        dataset,
-        [i for i in splits.seen_photos if dataset.photos[i].category not in val_set],
-        [i for i in splits.train_sketches if dataset.sketches[i].category not in val_set],
-    )
     # Only training items are embedded (in every view): nothing else can reach training.
     warm_views(
         train_ds,
