@@ -29,6 +29,7 @@ import hashlib
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -153,6 +154,60 @@ def training_split(
     return dataset, splits, val, train_ds
 
 
+def _trained_on(
+    args: argparse.Namespace, train_ds: SketchPhotoDataset, holdout: list[str], val: list[str]
+) -> dict[str, Any]:
+    """What the checkpoint records about the data it saw (and what it never saw)."""
+    return {
+        "data": Path(args.data).name,
+        "categories": sorted({p.category for p in train_ds.photos}),
+        "photos": len(train_ds.photos),
+        "sketches": len(train_ds.sketches),
+        "holdout_categories": holdout,
+        "val_categories": val,
+        "per_category": args.per_category,
+        "seed": args.seed,
+    }
+
+
+def _write(head: torch.nn.Module, args: argparse.Namespace, metadata: dict[str, Any]) -> None:
+    save_head(head, args.out, metadata=metadata)
+    if args.metrics_json:
+        history = json.dumps(metadata["history"], indent=1).encode()
+        atomic_write(args.metrics_json, lambda fh: fh.write(history))
+
+
+def validation(
+    dataset: SketchPhotoDataset,
+    val: list[str],
+    extractor: FeatureExtractor,
+    args: argparse.Namespace,
+    progress: bool,
+) -> Callable[[torch.nn.Module], dict]:
+    """mAP etc. of a head: every sketch of the validation categories (never trained on)
+    against their photos; model selection only ever looks at these."""
+    val_set = set(val)
+    val_ds = _subset(
+        dataset,
+        [i for i, p in enumerate(dataset.photos) if p.category in val_set],
+        [i for i, s in enumerate(dataset.sketches) if s.category in val_set],
+    )
+    vp, vs = dataset_features(val_ds, extractor, args.cache_dir, progress=progress)
+    vp_lab = np.array([p.category for p in val_ds.photos], dtype=object)
+    vs_lab = np.array([s.category for s in val_ds.sketches], dtype=object)
+
+    def val_eval(head: torch.nn.Module) -> dict:
+        with torch.no_grad():
+            return rank_summary(
+                head_vectors(vs.astype(np.float16), head),
+                vs_lab,
+                head_vectors(vp.astype(np.float16), head),
+                vp_lab,
+            )
+
+    return val_eval
+
+
 def run(args: argparse.Namespace, extractor: FeatureExtractor | None = None) -> dict[str, Any]:
     """Train as ``args`` say; returns the metadata written into the checkpoint."""
     if trunk_spec(args.trunk).head_arch == "conv6_head":
@@ -189,32 +244,12 @@ def run_conv6(args: argparse.Namespace, extractor: FeatureExtractor | None = Non
         edge_method=args.edge_method,
     )
     dataset, splits, val, train_ds = training_split(args)
-    val_set = set(val)
     photo_feats, sketch_feats = dataset_features(
         train_ds, extractor, args.cache_dir, progress=progress
     )
     data = build_train_data(train_ds, photo_feats, sketch_feats)
 
-    val_eval = None
-    if val:
-        # Every sketch of a validation category (they are not trained on) vs their photos.
-        val_ds = _subset(
-            dataset,
-            [i for i, p in enumerate(dataset.photos) if p.category in val_set],
-            [i for i, s in enumerate(dataset.sketches) if s.category in val_set],
-        )
-        vp, vs = dataset_features(val_ds, extractor, args.cache_dir, progress=progress)
-        vp_lab = np.array([p.category for p in val_ds.photos], dtype=object)
-        vs_lab = np.array([s.category for s in val_ds.sketches], dtype=object)
-
-        def val_eval(head: Conv6Head) -> dict:
-            with torch.no_grad():
-                return rank_summary(
-                    head_vectors(vs.astype(np.float16), head),
-                    vs_lab,
-                    head_vectors(vp.astype(np.float16), head),
-                    vp_lab,
-                )
+    val_eval = validation(dataset, val, extractor, args, progress) if val else None
 
     fingerprint = _fingerprint(
         {
@@ -269,23 +304,12 @@ def run_conv6(args: argparse.Namespace, extractor: FeatureExtractor | None = Non
         "recipe": config.as_dict(),
         "edge_method": extractor.edge_method,
         "features_version": extractor.version(),
-        "trained_on": {
-            "data": Path(args.data).name,
-            "categories": sorted({p.category for p in train_ds.photos}),
-            "photos": len(train_ds.photos),
-            "sketches": len(train_ds.sketches),
-            "holdout_categories": splits.unseen,
-            "val_categories": val,
-            "per_category": args.per_category,
-            "seed": args.seed,
-        },
+        "trained_on": _trained_on(args, train_ds, splits.unseen, val),
         "history": history,
         "seconds": round(time.monotonic() - started, 1),
         "command": " ".join(sys.argv),
     }
-    save_head(head, args.out, metadata=metadata)
-    if args.metrics_json:
-        atomic_write(args.metrics_json, lambda fh: fh.write(json.dumps(history, indent=1).encode()))
+    _write(head, args, metadata)
     return metadata
 
 
@@ -324,7 +348,6 @@ def run_views(args: argparse.Namespace, extractor: FeatureExtractor | None = Non
         batch_size=32,
     )
     dataset, splits, val, train_ds = training_split(args)
-    val_set = set(val)
     # Only training items are embedded (in every view): nothing else can reach training.
     warm_views(
         train_ds,
@@ -347,24 +370,7 @@ def run_views(args: argparse.Namespace, extractor: FeatureExtractor | None = Non
         instance_photo=instance,
     )
     history: list[dict[str, Any]] = []
-    val_eval = None
-    if val:
-        val_ds = _subset(
-            dataset,
-            [i for i, p in enumerate(dataset.photos) if p.category in val_set],
-            [i for i, s in enumerate(dataset.sketches) if s.category in val_set],
-        )
-        vp, vs = dataset_features(val_ds, extractor, args.cache_dir, progress=progress)
-        vp_lab = np.array([p.category for p in val_ds.photos], dtype=object)
-        vs_lab = np.array([s.category for s in val_ds.sketches], dtype=object)
-
-        def val_eval(head: torch.nn.Module) -> dict:
-            return rank_summary(
-                head_vectors(vs.astype(np.float16), head),
-                vs_lab,
-                head_vectors(vp.astype(np.float16), head),
-                vp_lab,
-            )
+    val_eval = validation(dataset, val, extractor, args, progress) if val else None
 
     def log(line: str) -> None:
         if progress:
@@ -391,24 +397,13 @@ def run_views(args: argparse.Namespace, extractor: FeatureExtractor | None = Non
         "photo_views": list(photo_views),
         "sketch_views": list(sketch_views),
         "features_version": extractor.version(),
-        "trained_on": {
-            "data": Path(args.data).name,
-            "categories": sorted({p.category for p in train_ds.photos}),
-            "photos": len(train_ds.photos),
-            "sketches": len(train_ds.sketches),
-            "holdout_categories": splits.unseen,
-            "val_categories": val,
-            "per_category": args.per_category,
-            "seed": args.seed,
-        },
+        "trained_on": _trained_on(args, train_ds, splits.unseen, val),
         "history": history,
         "training_seconds": round(time.monotonic() - trained_started, 1),
         "seconds": round(time.monotonic() - started, 1),
         "command": " ".join(sys.argv),
     }
-    save_head(head, args.out, metadata=metadata)
-    if args.metrics_json:
-        atomic_write(args.metrics_json, lambda fh: fh.write(json.dumps(history, indent=1).encode()))
+    _write(head, args, metadata)
     return metadata
 
 
