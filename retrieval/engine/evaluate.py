@@ -244,22 +244,19 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     torch.set_num_threads(args.threads)
     try:
+        split = {
+            "data": args.data,
+            "queries": args.queries,
+            "holdout": args.holdout_categories,
+            "split": args.split,
+            "seed": args.seed,
+        }
         if args.baseline == "hog":
-            result = hog_evaluate(
-                data=args.data,
-                queries=args.queries,
-                holdout=args.holdout_categories,
-                split=args.split,
-                seed=args.seed,
-            )
+            result = hog_evaluate(**split)
         else:
             result = evaluate(
-                data=args.data,
+                **split,
                 checkpoint=args.checkpoint,
-                queries=args.queries,
-                holdout=args.holdout_categories,
-                split=args.split,
-                seed=args.seed,
                 per_category=args.per_category,
                 edge_method=args.edge_method,
                 model_dir=args.model_dir,

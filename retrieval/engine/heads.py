@@ -38,18 +38,28 @@ def head_trunk(head: nn.Module) -> str:
     return getattr(head, "trunk", LEGACY_TRUNK)
 
 
-def load_head(path: Path) -> nn.Module:
-    """Load a head of either kind from a checkpoint (``FileNotFoundError`` if absent)."""
+def read_head(path: Path) -> tuple[nn.Module, dict[str, Any]]:
+    """A head of either kind and its metadata from one read of the checkpoint.
+
+    ``metadata["trunk"]`` is filled in for conv6 heads that predate it;
+    ``FileNotFoundError`` if the file is absent, ``ValueError`` if it holds no head.
+    """
     payload = load_checkpoint(Path(path))
     arch = payload["arch"]
+    metadata = _metadata(payload)
     if arch == CONV6_ARCH:
         head: nn.Module = Conv6Head()
     elif arch == MBCONV_ARCH:
-        head = MBConvGeMHead(payload["metadata"].get("trunk", ""))
+        head = MBConvGeMHead(metadata["trunk"])
     else:
         raise ValueError(f"{path} holds a {arch!r} checkpoint, expected one of {HEAD_ARCHS}")
     head.load_state_dict(payload["state_dict"], strict=True)
-    return head.eval()
+    return head.eval(), metadata
+
+
+def load_head(path: Path) -> nn.Module:
+    """Load a head of either kind from a checkpoint (``FileNotFoundError`` if absent)."""
+    return read_head(path)[0]
 
 
 def head_metadata(path: Path) -> dict[str, Any]:
@@ -57,6 +67,10 @@ def head_metadata(path: Path) -> dict[str, Any]:
     payload = load_checkpoint(Path(path))
     if payload["arch"] not in HEAD_ARCHS:
         raise ValueError(f"{path} holds a {payload['arch']!r} checkpoint, not a head")
+    return _metadata(payload)
+
+
+def _metadata(payload: dict[str, Any]) -> dict[str, Any]:
     metadata = dict(payload["metadata"])
     metadata.setdefault("trunk", LEGACY_TRUNK)
     return metadata

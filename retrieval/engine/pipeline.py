@@ -28,10 +28,10 @@ from .errors import ModelNotReadyError, SketchError
 from .heads import (
     DEFAULT_HEAD_PATH,
     LEGACY_TRUNK,
-    head_metadata,
     head_trunk,
     load_head,
     new_head,
+    read_head,
     save_head,
 )
 from .hed import HEDNet
@@ -214,12 +214,10 @@ class Engine:
         head_path = Path(config.head_path) if config.head_path else DEFAULT_HEAD_PATH
         if not head_path.is_file():
             raise ModelNotReadyError(_head_missing_message(head_path))
-        metadata = head_metadata(head_path)
-        head = load_head(head_path)
+        head, metadata = read_head(head_path)
         self.trunk = metadata["trunk"]
+        # FeatureExtractor validates it (a head's record included).
         edge_method = config.edge_method or metadata.get("edge_method") or "hed"
-        if edge_method not in EDGE_METHODS:
-            raise ValueError(f"edge_method must be one of {EDGE_METHODS}")
         self.extractor = FeatureExtractor(
             model_dir=Path(config.model_dir),
             trunk=self.trunk,

@@ -21,11 +21,11 @@ def shapes_dir(tmp_path_factory):
     return make_dataset(tmp_path_factory.mktemp("shapes"), photos=3, sketches_per_photo=2)
 
 
-def _args(tmp_path, shapes_dir, *extra: str):
+def _args(tmp_path, shapes_dir, *extra: str, trunk: str = "vgg16_hed"):
     return train_general.build_parser().parse_args(
         [
             "--data", str(shapes_dir),
-            "--trunk", "vgg16_hed",
+            "--trunk", trunk,
             "--out", str(tmp_path / "head.pt"),
             "--cache-dir", str(tmp_path / "cache"),
             "--holdout-categories", "1",
@@ -138,20 +138,12 @@ def test_holdout_is_seeded_and_sized():
 
 
 def test_the_product_recipe_trains_an_efficientnet_head_on_cached_views(tmp_path, shapes_dir):
-    args = train_general.build_parser().parse_args(
-        [
-            "--data", str(shapes_dir),
-            "--trunk", "efficientnet_lite0",
-            "--out", str(tmp_path / "head.pt"),
-            "--cache-dir", str(tmp_path / "cache"),
-            "--holdout-categories", "1",
-            "--val-categories", "1",
-            "--epochs", "2",
-            "--batch-size", "8",
-            "--photo-views", "orig,flip",
-            "--sketch-views", "orig,thick",
-            "--no-progress",
-        ]
+    args = _args(
+        tmp_path,
+        shapes_dir,
+        "--photo-views", "orig,flip",
+        "--sketch-views", "orig,thick",
+        trunk="efficientnet_lite0",
     )  # fmt: skip
     meta = train_general.run(args)
     saved = head_metadata(tmp_path / "head.pt")

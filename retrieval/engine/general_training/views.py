@@ -34,10 +34,10 @@ from ..featurize import path_id
 from ..pipeline import FeatureExtractor
 from ..preprocess import sketch_image_to_map
 from ..trunks import DEFAULT_TRUNK, INPUT_SIZE, TRUNKS, square_photo
-from ..weights import default_model_dir, repo_root
+from ..weights import default_model_dir
+from .cache import DEFAULT_CACHE_DIR
 from .splits import _rng
 
-DEFAULT_CACHE_DIR = repo_root() / "var" / "cache" / "features"
 PHOTO_VIEWS = ("orig", "flip", "crop")
 SKETCH_VIEWS = ("orig", "flip", "thick", "zoom")
 
