@@ -7,6 +7,7 @@ changed, so a loaded head can be cached under its key for the life of the proces
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,3 +65,27 @@ def is_cached(row: PersonalHead) -> bool:
 
 def clear_cache() -> None:
     _cache.clear()
+
+
+def user_dir(*, tenant_id: int, user_id: int) -> Path:
+    """The folder holding every head file (and unfinished temp file) of one user."""
+    return absolute_path(f"tenant-{int(tenant_id)}/user-{int(user_id)}")
+
+
+def delete_user_files(*, tenant_id: int, user_id: int) -> int:
+    """Remove all of one user's head files, their folder with them; returns files removed.
+
+    For a user's data deletion (call it after the head rows are gone, on commit): a file a
+    still-running training writes afterwards is unreferenced and goes with the orphan sweep.
+    """
+    folder = user_dir(tenant_id=tenant_id, user_id=user_id)
+    if not folder.is_dir():
+        return 0
+    removed = 0
+    for path in folder.iterdir():
+        if path.is_file() or path.is_symlink():
+            path.unlink(missing_ok=True)
+            removed += 1
+    with contextlib.suppress(OSError):  # not empty: a file written meanwhile is the sweep's
+        folder.rmdir()
+    return removed

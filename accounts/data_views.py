@@ -1,0 +1,52 @@
+"""The "Your data" pages: what PSBIR holds about you, download it all, delete it all."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from accounts import data_export, user_data
+from accounts.permissions import tenant_member_required
+
+ZIP_TYPE = "application/zip"
+
+
+def export_response(request: HttpRequest) -> StreamingHttpResponse:
+    """The signed-in user's zip, streamed; the export is audited as it starts."""
+    user_data.data_export_record(user=request.user, actor=request.user)
+    response = StreamingHttpResponse(
+        data_export.export_stream(user=request.user), content_type=ZIP_TYPE
+    )
+    filename = data_export.export_filename(user=request.user)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@tenant_member_required
+def data_overview(request: HttpRequest) -> HttpResponse:
+    summary = data_export.user_data_summary(user=request.user)
+    return render(request, "accounts/data.html", {"summary": summary})
+
+
+@tenant_member_required
+def data_export_download(request: HttpRequest) -> StreamingHttpResponse:
+    return export_response(request)
+
+
+@require_http_methods(["GET", "POST"])
+@tenant_member_required
+def data_delete(request: HttpRequest) -> HttpResponse:
+    """GET: the confirmation page listing what goes. POST: delete it."""
+    if request.method == "POST":
+        summary = user_data.user_data_delete(user=request.user, actor=request.user)
+        if summary.is_empty:
+            messages.info(request, "There was nothing of yours to delete.")
+        else:
+            messages.success(request, f"Deleted all your data: {summary.describe()}.")
+        return redirect("accounts:data")
+    summary = data_export.user_data_summary(user=request.user)
+    return render(request, "accounts/data_delete.html", {"summary": summary})
