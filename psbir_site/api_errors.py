@@ -55,3 +55,57 @@ def _first_message(data: Any) -> str | None:
         if isinstance(messages, list) and len(messages) == 1 and isinstance(messages[0], str):
             return messages[0] if field == "non_field_errors" else f"{field}: {messages[0]}"
     return None
+
+
+def is_api_path(path: str) -> bool:
+    return path == "/api" or path.startswith("/api/")
+
+
+_PLAIN_MESSAGES = {
+    400: "Bad request: the request could not be read (for example a malformed multipart or "
+    "form body).",
+    403: "Forbidden.",
+    404: "Not found: there is no API endpoint at this URL (see /api/schema/).",
+    405: "Method not allowed.",
+    413: "The request is too large.",
+}
+
+
+class ApiJsonErrorsMiddleware:
+    """Under ``/api/``, turn Django's HTML error pages into the API's JSON error shape.
+
+    DRF answers its own errors in JSON, but some happen before or outside a DRF view: an
+    unknown URL (Django's 404 page, or with DEBUG on the debug page that lists every URL
+    pattern), a body Django cannot parse (a malformed multipart body: a bare 400), a CSRF
+    refusal. An API client gets ``{"detail": ...}`` with ``application/json`` for all of them.
+    """
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: Any) -> Any:
+        response = self.get_response(request)
+        if (
+            is_api_path(request.path_info)
+            and 400 <= response.status_code < 500
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            return self._json(response)
+        return response
+
+    @staticmethod
+    def _json(response: Any) -> Any:
+        from http import HTTPStatus
+
+        from django.http import JsonResponse
+
+        code = response.status_code
+        try:
+            phrase = HTTPStatus(code).phrase
+        except ValueError:
+            phrase = "Error"
+        replacement = JsonResponse({"detail": _PLAIN_MESSAGES.get(code, f"{phrase}.")}, status=code)
+        for header in ("Allow", "Retry-After", "WWW-Authenticate"):
+            if header in response:
+                replacement[header] = response[header]
+        return replacement

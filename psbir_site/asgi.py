@@ -13,6 +13,9 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.urls import path  # noqa: E402
 
 from psbir_site.consumers import EventsConsumer  # noqa: E402
+from psbir_site.daphne_bodies import leave_bodies_to_django  # noqa: E402
+
+leave_bodies_to_django()
 
 websocket_urlpatterns = [path("ws/events/", EventsConsumer.as_asgi())]
 

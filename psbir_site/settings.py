@@ -32,7 +32,9 @@ DATA_DIR = Path(os.environ.get("PSBIR_DATA_DIR", BASE_DIR / "var")).resolve()
 SECRET_KEY = os.environ.get(
     "DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me-in-production-0123456789abcdef"
 )
-DEBUG = _env_bool("DJANGO_DEBUG", True)
+# Off unless asked for: debug pages list every URL pattern and settings. scripts/start.sh's
+# demo turns it on (DJANGO_DEBUG=1) and says so; production and the tests run with it off.
+DEBUG = _env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
 CSRF_TRUSTED_ORIGINS = [
     origin for origin in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if origin
@@ -60,6 +62,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # API paths answer errors as JSON even where Django answers HTML (unknown URLs, with DEBUG
+    # on too; unreadable bodies): outside CommonMiddleware and CSRF to see their responses.
+    "psbir_site.api_errors.ApiJsonErrorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -125,6 +130,10 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "staticfiles"
+# WhiteNoise serves static/ straight from the source folders (Django's finders) whatever
+# DEBUG says, so the demo, the tests' servers and a deployment without collectstatic all get
+# the current files; a collected STATIC_ROOT (docs/deploy.md) is served as well.
+WHITENOISE_USE_FINDERS = True
 # Media are tenant data: never served from a public URL, only through views that check the
 # tenant (see retrieval.views). MEDIA_URL is therefore not routed.
 MEDIA_ROOT = Path(os.environ.get("PSBIR_MEDIA_ROOT", DATA_DIR / "media"))
@@ -265,5 +274,12 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("PSBIR_LOG_LEVEL", "INFO")},
-    "loggers": {"daphne": {"level": "WARNING"}, "django.channels.server": {"level": "WARNING"}},
+    "loggers": {
+        "daphne": {"level": "WARNING"},
+        "django.channels.server": {"level": "WARNING"},
+        # faiss tries its AVX512 and AVX2 builds first and logs at INFO that they are not
+        # installed ("Could not load library with AVX512 support"): harmless, the generic
+        # build is then used. Only its warnings are shown.
+        "faiss.loader": {"level": "WARNING"},
+    },
 }

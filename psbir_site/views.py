@@ -1,8 +1,9 @@
-"""Site-level pages: the landing page after login and the health check."""
+"""Site-level pages: the landing page after login, the health check, the favicon."""
 
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
+from django.templatetags.static import static
 
 from accounts.permissions import tenant_member_required
 
@@ -16,3 +17,10 @@ def healthz(request: HttpRequest) -> JsonResponse:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico on every page whatever the <link rel=icon> says."""
+    response = HttpResponseRedirect(static("favicon.svg"))
+    response["Cache-Control"] = "max-age=86400"
+    return response

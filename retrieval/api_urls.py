@@ -1,6 +1,6 @@
 from django.urls import path
 
-from retrieval import apis
+from retrieval import apis, insight_apis
 
 app_name = "retrieval-api"
 
@@ -18,4 +18,15 @@ urlpatterns = [
     path("sessions/", apis.SessionListApi.as_view(), name="session-list"),
     path("sessions/<int:pk>/", apis.SessionDetailApi.as_view(), name="session-detail"),
     path("queries/<int:pk>/", apis.QueryDetailApi.as_view(), name="query-detail"),
+    path(
+        "queries/<int:pk>/compare/",
+        insight_apis.QueryCompareApi.as_view(),
+        name="query-compare",
+    ),
+    path("results/<int:pk>/why/", insight_apis.ResultWhyApi.as_view(), name="result-why"),
+    path(
+        "images/<int:pk>/index-entry/",
+        insight_apis.ImageIndexEntryApi.as_view(),
+        name="image-index-entry",
+    ),
 ]

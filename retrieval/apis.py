@@ -337,10 +337,15 @@ class SearchApi(APIView):
         responses={
             201: SearchResponseSerializer,
             400: OpenApiResponse(description="Bad sketch, K or w."),
-            409: OpenApiResponse(description="No chosen library can be searched now."),
+            404: OpenApiResponse(description="`image` or `session` is not one of yours."),
+            409: OpenApiResponse(
+                description="No chosen library can be searched now, or the `image` photo "
+                "is not in the current model's index."
+            ),
             503: OpenApiResponse(description="The model is not installed."),
         },
-        description="Search with a sketch (canvas strokes as JSON, or an image). The query "
+        description="Search with a sketch (canvas strokes as JSON, or an image), or with one "
+        "of your organisation's library photos (`image`: more like this). The query "
         "and its top-K results are stored in a session (a new one unless `session` is given).",
     )
     def post(self, request: Request) -> Response:
@@ -363,6 +368,9 @@ class SearchApi(APIView):
         session = None
         if values.get("session") is not None:
             session = selectors.session_get(user=request.user, pk=values["session"])
+        source_image = None
+        if values.get("image") is not None:
+            source_image = selectors.image_get(tenant=tenant, pk=values["image"])
         sketch = values.get("sketch")
         try:
             outcome = search.search_run(
@@ -370,6 +378,7 @@ class SearchApi(APIView):
                 libraries=chosen,
                 strokes=values.get("strokes"),
                 sketch_bytes=sketch.read() if sketch is not None else None,
+                source_image=source_image,
                 top_k=values["top_k"],
                 personal_weight=values["personal_weight"],
                 session=session,

@@ -136,7 +136,7 @@ class SearchSession(TenantOwnedModel):
 
 
 class SketchQuery(TenantOwnedModel):
-    """One submitted sketch and the settings it was searched with."""
+    """One submitted sketch (or library photo, for "more like this") and its search settings."""
 
     session = models.ForeignKey(SearchSession, on_delete=models.CASCADE, related_name="queries")
     user = models.ForeignKey(
@@ -144,6 +144,11 @@ class SketchQuery(TenantOwnedModel):
     )
     libraries = models.ManyToManyField(ImageLibrary, related_name="+")
     strokes = models.JSONField(null=True, blank=True)
+    # "More like this": the library photo that was the query instead of a sketch (its stored
+    # vector and trunk map were searched with; ``sketch_image`` keeps a copy of its thumbnail).
+    source_image = models.ForeignKey(
+        LibraryImage, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     sketch_image = models.ImageField(upload_to=_sketch_upload_path, max_length=300, blank=True)
     # conv5 features of the binarised sketch (float16, 512x8x8), kept so a personalized head
     # can be trained from this query without re-running conv1-5.
@@ -155,6 +160,17 @@ class SketchQuery(TenantOwnedModel):
 
     class Meta:
         ordering = ["-id"]
+
+    @property
+    def kind(self) -> str:
+        """``strokes`` (drawn on the canvas), ``sketch`` (an uploaded image) or ``photo``
+        (more like this; a photo query keeps its photo's JPEG thumbnail as its picture, so
+        it stays one after the photo was deleted)."""
+        if self.source_image_id is not None or (
+            self.strokes is None and self.sketch_image.name.endswith(".jpg")
+        ):
+            return "photo"
+        return "strokes" if self.strokes is not None else "sketch"
 
 
 class SearchResult(TenantOwnedModel):

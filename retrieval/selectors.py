@@ -99,6 +99,7 @@ def session_queries(*, session: SearchSession) -> QuerySet[SketchQuery]:
     return (
         SketchQuery.objects.for_tenant(session.tenant_id)
         .filter(session=session)
+        .select_related("source_image")
         .prefetch_related("libraries", _results_prefetch())
         .order_by("-id")
     )
@@ -115,7 +116,7 @@ def _results_prefetch() -> Prefetch:
 def query_get(*, user: Any, pk: Any, with_results: bool = True) -> SketchQuery:
     queries = SketchQuery.objects.for_tenant(user.tenant_id).filter(user=user)
     if with_results:
-        queries = queries.select_related("session").prefetch_related(
+        queries = queries.select_related("session", "source_image__library").prefetch_related(
             "libraries", _results_prefetch()
         )
     return queries.get_for_tenant_or_404(user.tenant_id, pk=pk)
@@ -166,3 +167,74 @@ def general_candidates(
     )
     keep = np.array([int(i) in alive for i in ids], dtype=bool)
     return ids[keep], distances[keep]
+
+
+# --- what the index holds for one photo (more like this, why this result) ------------------
+
+
+def image_vector(*, image: LibraryImage) -> np.ndarray | None:
+    """The photo's general vector as its library's served index holds it (no forward pass);
+    None when the library has no index or the photo is not in it (not indexed yet)."""
+    library = image.library
+    if not library.index_file:
+        return None
+    try:
+        return _served(library).vectors(np.array([image.pk], dtype=np.int64))[0]
+    except (KeyError, FileNotFoundError):
+        return None
+
+
+def image_trunk_map(*, image: LibraryImage, model_version: str) -> np.ndarray | None:
+    """The photo's cached trunk map (float16) of ``model_version``; None when not cached."""
+    store = index_store.feature_store(image.library, model_version)
+    wanted = np.array([image.pk], dtype=np.int64)
+    if not np.isin(wanted, store.ids()).all():
+        return None
+    return store.get(wanted)[0]
+
+
+def result_get(*, user: Any, pk: Any) -> SearchResult:
+    """One result of one of ``user``'s own queries (a colleague's is a 404 too)."""
+    return (
+        SearchResult.objects.for_tenant(user.tenant_id)
+        .filter(query__user=user)
+        .select_related("query", "query__source_image", "image")
+        .get_for_tenant_or_404(user.tenant_id, pk=pk)
+    )
+
+
+def image_index_entry(*, image: LibraryImage) -> dict[str, Any]:
+    """What the served index and the trunk-map cache hold for one photo (admins' check)."""
+    library = image.library
+    version = library.model_version
+    vector = image_vector(image=image) if version else None
+    trunk_map = image_trunk_map(image=image, model_version=version) if version else None
+    entry: dict[str, Any] = {
+        "image_id": image.pk,
+        "status": image.status,
+        "image_model_version": image.model_version,
+        "library_model_version": version,
+        "index_size": library.index_size,
+        "in_index": vector is not None,
+        "vector_norm": None,
+        "vector_preview": [],
+        "trunk_map_cached": trunk_map is not None,
+        "trunk_map_shape": [],
+        "trunk_map_mean": None,
+        "trunk_map_max": None,
+        "has_edge_map": bool(image.edge_map),
+    }
+    if vector is not None:
+        entry["vector_norm"] = float(np.linalg.norm(vector))
+        entry["vector_preview"] = [round(float(v), 4) for v in vector[:8]]
+    if trunk_map is not None:
+        values = np.asarray(trunk_map, dtype=np.float32)
+        entry["trunk_map_shape"] = list(values.shape)
+        entry["trunk_map_mean"] = float(values.mean())
+        entry["trunk_map_max"] = float(values.max())
+    return entry
+
+
+def images_by_ids(*, tenant: Tenant | int, ids: Sequence[int]) -> dict[int, LibraryImage]:
+    """The tenant's photos among ``ids``, by id (unknown or foreign ids are absent)."""
+    return {image.pk: image for image in LibraryImage.objects.for_tenant(tenant).filter(pk__in=ids)}

@@ -194,6 +194,15 @@ class SearchRequestSerializer(serializers.Serializer):
     sketch = serializers.FileField(
         required=False, help_text="A sketch image (PNG/JPEG), instead of strokes."
     )
+    image = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=MAX_ID,
+        help_text="More like this: the id of one of your organisation's library photos to "
+        "search with, instead of a sketch (its stored vector; the photo is left out of the "
+        "results). Another organisation's id is a 404.",
+    )
     top_k = serializers.IntegerField(required=False, help_text="K results, 1..PSBIR_MAX_TOP_K.")
     personal_weight = StrictFloatField(
         required=False, allow_null=True, help_text="w in [0, 1]; your default when omitted."
@@ -218,9 +227,16 @@ class SearchRequestSerializer(serializers.Serializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         from django.conf import settings
 
-        if attrs.get("strokes") is None and attrs.get("sketch") is None:
+        if (
+            attrs.get("strokes") is None
+            and attrs.get("sketch") is None
+            and attrs.get("image") is None
+        ):
             raise serializers.ValidationError(
-                {"strokes": "Draw a sketch (strokes) or upload a sketch image (sketch)."}
+                {
+                    "strokes": "Draw a sketch (strokes), upload a sketch image (sketch) or "
+                    "name a library photo (image)."
+                }
             )
         try:
             top_k, weight = validate_search_settings(
@@ -272,6 +288,12 @@ class ResultSerializer(serializers.ModelSerializer):
 class QuerySummarySerializer(serializers.ModelSerializer):
     sketch_url = serializers.SerializerMethodField()
     libraries = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    source_image = serializers.PrimaryKeyRelatedField(
+        read_only=True,
+        allow_null=True,
+        help_text="More like this: the library photo this query searched with (null: a sketch"
+        " query, or the photo was deleted since).",
+    )
 
     class Meta:
         model = SketchQuery
@@ -284,6 +306,7 @@ class QuerySummarySerializer(serializers.ModelSerializer):
             "model_version",
             "personal_head_version",
             "libraries",
+            "source_image",
             "sketch_url",
         ]
         read_only_fields = fields

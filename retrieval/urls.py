@@ -1,6 +1,6 @@
 from django.urls import path
 
-from retrieval import media_views, views
+from retrieval import insight_views, media_views, views
 
 app_name = "retrieval"
 
@@ -8,6 +8,7 @@ urlpatterns = [
     path("search/", views.search, name="search"),
     path("sessions/", views.sessions, name="sessions"),
     path("sessions/<int:pk>/", views.session_detail, name="session-detail"),
+    path("queries/<int:pk>/compare/", insight_views.query_compare, name="query-compare"),
     path("libraries/", views.libraries, name="libraries"),
     path("libraries/<int:pk>/", views.library_detail, name="library-detail"),
     path("libraries/<int:pk>/edit/", views.library_edit, name="library-edit"),

@@ -160,14 +160,29 @@ def library_delete(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("retrieval:libraries")
 
 
+def refusal_summary(failures: list[dict[str, str]], shown: int = 5) -> str:
+    """One sentence for the refused files: "2 file(s) refused — a.png: not an image; b.png: ...".
+
+    Each reason is a sentence of its own (it ends with a full stop); joined with "; " they
+    would read "not an image.; too large.", so their own stops are dropped and one ends it.
+    """
+    parts = "; ".join(
+        f"{f['name']}: {str(f['error']).strip().rstrip('.').rstrip()}" for f in failures[:shown]
+    )
+    more = (
+        f" (and {len(failures) - shown} more, listed under the job)"
+        if len(failures) > shown
+        else ""
+    )
+    return f"{len(failures)} file(s) refused — {parts}{more}."
+
+
 def _report_import(request: HttpRequest, outcome: ImportOutcome) -> None:
     added, failed = len(outcome.added), len(outcome.failures)
     if added:
         messages.success(request, f"{added} photo(s) added; indexing runs in the background.")
     if failed:
-        shown = "; ".join(f"{f['name']}: {f['error']}" for f in outcome.failures[:5])
-        more = f" (and {failed - 5} more, listed under the job)" if failed > 5 else ""
-        messages.error(request, f"{failed} file(s) refused — {shown}{more}")
+        messages.error(request, refusal_summary(outcome.failures))
     for problem in outcome.label_problems[:5]:
         messages.warning(request, f"Labels: {problem}")
 

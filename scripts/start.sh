@@ -7,6 +7,11 @@ bash scripts/setup.sh
 
 HOST=${PSBIR_HOST:-127.0.0.1}
 PORT=${PSBIR_PORT:-8000}
+# The demo runs with Django's debug pages on (DEBUG is off by default everywhere else);
+# DJANGO_DEBUG=0 bash scripts/start.sh runs it as production would.
+export DJANGO_DEBUG=${DJANGO_DEBUG:-1}
+# Keep in step with retrieval/management/commands/seed_demo.py (tests/psbir_site check it).
+DEMO_LOGINS="demo logins: demo / demo-sketch-2026, demo-admin / demo-sketch-2026"
 
 echo "==> preparing the demo organisation and library"
 .venv/bin/python manage.py seed_demo
@@ -14,7 +19,22 @@ echo "==> preparing the demo organisation and library"
 echo "==> starting the background worker (django-q2)"
 .venv/bin/python manage.py qcluster &
 worker_pid=$!
-trap 'kill "$worker_pid" 2>/dev/null || true; wait "$worker_pid" 2>/dev/null || true' EXIT INT TERM
+server_pid=
+stop() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
+  kill "$worker_pid" 2>/dev/null || true
+  wait 2>/dev/null || true
+}
+trap stop EXIT INT TERM
 
-echo "==> starting the web server on http://$HOST:$PORT/ (Ctrl-C stops both)"
-.venv/bin/daphne -b "$HOST" -p "$PORT" psbir_site.asgi:application
+case "$DJANGO_DEBUG" in
+  1|true|yes|on) debug_note="debug mode is ON for the demo (DJANGO_DEBUG=0 turns it off)" ;;
+  *) debug_note="debug mode is off" ;;
+esac
+echo "==> starting the web server on $HOST:$PORT; $debug_note"
+.venv/bin/daphne -b "$HOST" -p "$PORT" psbir_site.asgi:application &
+server_pid=$!
+if .venv/bin/python -m psbir_site.announce "$HOST" "$PORT" "$server_pid" "$DEMO_LOGINS"; then
+  echo "    Ctrl-C stops the web server and the worker."
+fi
+wait "$server_pid"

@@ -210,7 +210,7 @@ def _train(job: TrainingJob, head: PersonalHead) -> TrainingJob:
     head.save(
         update_fields=["feedback_watermark", "model_version", "feedback_count", "sketch_count"]
     )
-    job.progress, job.message = 5, "Training"
+    job.progress, job.message = 5, "Fine-tuning on your marked sketches"
     job_leases.beat(job, progress=job.progress, message=job.message)
     _publish_state(job)
 

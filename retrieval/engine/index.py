@@ -21,13 +21,21 @@ saved with it so a caller can refuse an index built by another model.
 from __future__ import annotations
 
 import json
+import logging
 import struct
 import threading
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
+
+# faiss first tries builds for AVX512/AVX2 CPUs and logs at INFO when they are not installed
+# ("Could not load library with AVX512 support"); the generic build then loads fine. Quiet
+# that notice unless the caller chose a level for the logger.
+if logging.getLogger("faiss.loader").level == logging.NOTSET:
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
+
+import faiss  # noqa: E402
 
 from .checkpoints import atomic_write
 

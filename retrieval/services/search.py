@@ -4,6 +4,11 @@ Flow: sketch (strokes or image) -> engine -> conv5 map + general vector -> each 
 library's index -> merged general candidates (at least ``CANDIDATES``) ->
 ``personalization.ranking.rank_for_user`` (the user's head, mixed with weight w) -> the top K
 stored as :class:`SearchResult` rows, which feedback refers to.
+
+"More like this" (``source_image``) takes a library photo as the query: the shared encoder
+embeds photos as it embeds sketches, so the photo's vector is read from its library's index
+and its cached trunk map serves as the query map of the personal re-scoring (no forward
+pass). The photo itself is left out of its own results.
 """
 
 from __future__ import annotations
@@ -18,9 +23,15 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 
-from personalization.ranking import rank_for_user
+from personalization.ranking import RankedImage, Ranking, rank_for_user
 from retrieval import photos, selectors
-from retrieval.models import ImageLibrary, SearchResult, SearchSession, SketchQuery
+from retrieval.models import (
+    ImageLibrary,
+    LibraryImage,
+    SearchResult,
+    SearchSession,
+    SketchQuery,
+)
 from retrieval.services import indexing
 
 # General candidates handed to the personal re-ranking: enough for a personal head to pull
@@ -105,26 +116,116 @@ def _embed_sketch(engine: Any, *, strokes: Any, sketch_bytes: bytes | None) -> A
         raise ValidationError({field_name: str(exc)}) from None
 
 
+@dataclass(frozen=True)
+class QueryEmbedding:
+    """What a query is searched with: the general vector and the trunk map (None: unknown,
+    then nothing personal is mixed in)."""
+
+    vector: np.ndarray
+    features: np.ndarray | None
+    sketch_png: bytes  # what the query looks like (binarised sketch, or the photo's thumbnail)
+
+
+def rank_candidates(
+    *,
+    user: Any,
+    libraries: list[ImageLibrary],
+    vector: np.ndarray,
+    features: np.ndarray | None,
+    top_k: int,
+    personal_weight: float | None,
+    exclude: tuple[int, ...] = (),
+    general_only: bool = False,
+) -> Ranking:
+    """General candidates of ``libraries`` for ``vector``, ranked for ``user`` (the one path
+    of searches, "more like this" and "compare now").
+
+    ``general_only``: the general model's own order, with nothing of the user's mixed in
+    (neither head nor marks): the "now, general model" column of a comparison.
+    """
+    ids, distances = selectors.general_candidates(
+        libraries=libraries, vector=vector, k=max(top_k, CANDIDATES) + len(exclude)
+    )
+    if exclude:
+        keep = ~np.isin(ids, np.asarray(exclude, dtype=np.int64))
+        ids, distances = ids[keep], distances[keep]
+    if general_only:
+        # general_candidates answers in ascending distance already.
+        images = [
+            RankedImage(
+                image_id=int(i),
+                distance=float(d),
+                general_distance=float(d),
+                personal_distance=None,
+            )
+            for i, d in zip(ids[:top_k].tolist(), distances[:top_k].tolist(), strict=True)
+        ]
+        return Ranking(images=images, personal_weight=0.0, personal_head_version=None)
+    if features is None:
+        personal_weight = 0.0  # no query map to re-score with: the general order
+        features = np.zeros((1, 1, 1), dtype=np.float32)
+    return rank_for_user(
+        user=user,
+        query_features=features,
+        candidate_ids=ids,
+        general_distances=distances,
+        top_k=top_k,
+        personal_weight=personal_weight,
+    )
+
+
+def photo_query_embedding(*, image: LibraryImage, model_version: str) -> QueryEmbedding:
+    """A library photo as a query: its stored vector and trunk map (no forward pass).
+
+    Raises :class:`SearchUnavailable` when the photo is not in its library's index of
+    ``model_version`` (not indexed yet, failed, or its library is being re-indexed).
+    """
+    library = image.library
+    vector = None
+    if image.status == LibraryImage.Status.INDEXED and library.model_version == model_version:
+        vector = selectors.image_vector(image=image)
+    if vector is None:
+        raise SearchUnavailable(
+            f"“{image}” is not in the index of the current model yet, so it cannot be "
+            "searched with; try again once its library is indexed."
+        )
+    features = selectors.image_trunk_map(image=image, model_version=model_version)
+    return QueryEmbedding(vector=vector, features=features, sketch_png=_thumbnail_bytes(image))
+
+
+def _thumbnail_bytes(image: LibraryImage) -> bytes:
+    stored = image.thumbnail or image.photo
+    try:
+        with stored.storage.open(stored.name, "rb") as handle:
+            return photos.thumbnail_jpeg(photos.decode_rgb(handle.read()))
+    except (OSError, ValueError):
+        return photos.png_bytes(np.full((256, 256), 255, np.uint8))
+
+
 def search_run(
     *,
     user: Any,
     libraries: list[ImageLibrary],
     strokes: dict[str, Any] | None = None,
     sketch_bytes: bytes | None = None,
+    source_image: LibraryImage | None = None,
     top_k: int,
     personal_weight: float | None = None,
     session: SearchSession | None = None,
 ) -> SearchOutcome:
     """Search ``libraries`` (the caller's, already tenant-checked) with a sketch; store it all.
 
-    Exactly one of ``strokes`` (the canvas payload) and ``sketch_bytes`` (an uploaded image)
-    is used, strokes first. ``personal_weight`` None means the user's default.
+    Exactly one of ``source_image`` (a library photo of the caller's tenant: "more like
+    this"), ``strokes`` (the canvas payload) and ``sketch_bytes`` (an uploaded image) is used,
+    in that order. ``personal_weight`` None means the user's default.
     Raises ``ValidationError`` (bad input) or :class:`SearchUnavailable` (nothing to search).
     """
     from retrieval.engine_runtime import get_engine
 
     top_k, personal_weight = validate_search_settings(top_k=top_k, personal_weight=personal_weight)
-    if strokes is None and not sketch_bytes:
+    if source_image is not None and source_image.tenant_id != user.tenant_id:
+        raise ValueError("the source image belongs to another organisation")
+    if source_image is None and strokes is None and not sketch_bytes:
         raise ValidationError({"strokes": "Draw a sketch or upload a sketch image."})
     if not libraries:
         raise SearchUnavailable("Your organisation has no image library to search yet.")
@@ -132,18 +233,32 @@ def search_run(
     usable, warnings = _searchable(libraries, engine.model_version)
     if not usable:
         raise SearchUnavailable(" ".join(warnings))
-    embedding = _embed_sketch(engine, strokes=strokes, sketch_bytes=sketch_bytes)
-    ids, distances = selectors.general_candidates(
-        libraries=usable, vector=embedding.vector, k=max(top_k, CANDIDATES)
-    )
-    ranking = rank_for_user(
+    if source_image is not None:
+        query_input = photo_query_embedding(image=source_image, model_version=engine.model_version)
+        strokes = None
+        if query_input.features is None:
+            warnings.append(
+                "This photo's cached trunk map is missing (being re-indexed?): "
+                "the results are the general model's, not personalized."
+            )
+    else:
+        embedding = _embed_sketch(engine, strokes=strokes, sketch_bytes=sketch_bytes)
+        # What the network saw (the binarised 256x256 sketch), not the raw upload.
+        query_input = QueryEmbedding(
+            vector=embedding.vector,
+            features=embedding.features,
+            sketch_png=photos.png_bytes(np.asarray(embedding.sketch_map, dtype=np.uint8)),
+        )
+    ranking = rank_candidates(
         user=user,
-        query_features=embedding.features,
-        candidate_ids=ids,
-        general_distances=distances,
+        libraries=usable,
+        vector=query_input.vector,
+        features=query_input.features,
         top_k=top_k,
         personal_weight=personal_weight,
+        exclude=(source_image.pk,) if source_image is not None else (),
     )
+    features = query_input.features
     with transaction.atomic():
         if session is None:
             session = SearchSession.objects.create(tenant_id=user.tenant_id, user=user)
@@ -152,16 +267,17 @@ def search_run(
             session=session,
             user=user,
             strokes=strokes,
-            features=np.asarray(embedding.features, dtype=np.float16).tobytes(),
+            source_image=source_image,
+            features=None if features is None else np.asarray(features, dtype=np.float16).tobytes(),
             top_k=top_k,
             personal_weight=ranking.personal_weight,
             model_version=engine.model_version,
             personal_head_version=ranking.personal_head_version,
         )
-        # What the network saw (the binarised 256x256 sketch), not the raw upload.
+        extension = "jpg" if source_image is not None else "png"
         query.sketch_image.save(
-            f"{secrets.token_hex(10)}.png",
-            ContentFile(photos.png_bytes(np.asarray(embedding.sketch_map, dtype=np.uint8))),
+            f"{secrets.token_hex(10)}.{extension}",
+            ContentFile(query_input.sketch_png),
             save=False,
         )
         query.save()

@@ -214,6 +214,11 @@
       showError("Draw something first (or upload a sketch image).");
       return;
     }
+    if (!form.querySelector('input[name="libraries"]')) {
+      // No library at all: choosing is not the problem, creating one is.
+      showError(app.dataset.noLibraryMessage || "Your organisation has no image library yet.");
+      return;
+    }
     if (!form.querySelector('input[name="libraries"]:checked')) {
       showError("Choose at least one library.");
       return;

@@ -12,7 +12,7 @@ from tqdm import tqdm
 from accounts.models import Tenant, User
 from retrieval.models import ImageLibrary, IndexJob, LibraryImage
 from retrieval.services import indexing
-from retrieval.services.images import library_import_folder
+from retrieval.services.images import images_delete, library_import_folder
 from retrieval.services.libraries import library_create
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo_library"
@@ -71,7 +71,22 @@ class Command(BaseCommand):
                     enqueue=False,
                     on_item=lambda item, error: bar.update(1),
                 )
+        self._drop_removed(library)
         return library
+
+    def _drop_removed(self, library: ImageLibrary) -> int:
+        """Remove demo photos no longer bundled (e.g. the placeholder dropped from the set)."""
+        bundled = {path.name for path in (DEMO_DIR / "images").iterdir()}
+        gone = LibraryImage.objects.for_tenant(library.tenant_id).filter(library=library)
+        gone = [
+            image.pk
+            for image in gone.only("pk", "original_name")
+            if image.original_name not in bundled
+        ]
+        removed = images_delete(library=library, image_ids=gone) if gone else 0
+        if removed:
+            self.stdout.write(f"Removed {removed} demo photo(s) no longer in the bundled set.")
+        return removed
 
     def _index(self, library: ImageLibrary) -> None:
         """Run unfinished demo jobs here, so the first search works as soon as the site is up.

@@ -1,0 +1,133 @@
+"""API shapes of the insight endpoints: before / after, why this result, a photo's index entry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from retrieval.serializers import media_urls
+
+
+class ComparedResultSerializer(serializers.Serializer):
+    rank = serializers.IntegerField()
+    image_id = serializers.IntegerField()
+    distance = serializers.FloatField()
+    general_distance = serializers.FloatField()
+    personal_distance = serializers.FloatField(allow_null=True)
+    marked = serializers.BooleanField(help_text="You marked this photo as meant on the query.")
+    thumb_url = serializers.SerializerMethodField()
+
+    def get_thumb_url(self, obj: Any) -> str:
+        return media_urls(obj.image_id)["thumb_url"]
+
+
+class RankChangeSerializer(serializers.Serializer):
+    image_id = serializers.IntegerField()
+    then_rank = serializers.IntegerField(allow_null=True)
+    general_rank = serializers.IntegerField(
+        allow_null=True, help_text="Today, general model (null: not in the top K)."
+    )
+    personal_rank = serializers.IntegerField(
+        allow_null=True, help_text="Today, personalized at your w (null: not in the top K)."
+    )
+    moved = serializers.IntegerField(
+        allow_null=True, help_text="Places gained from then to today's personalized list."
+    )
+    label = serializers.CharField(help_text='E.g. "#14 -> #2".')
+
+
+class ComparisonSerializer(serializers.Serializer):
+    query_id = serializers.IntegerField(source="query.pk")
+    query_kind = serializers.SerializerMethodField()
+    top_k = serializers.IntegerField(source="query.top_k")
+    then_model_version = serializers.CharField(source="query.model_version")
+    then_personal_weight = serializers.FloatField(source="query.personal_weight")
+    then_personal_head_version = serializers.IntegerField(
+        source="query.personal_head_version", allow_null=True
+    )
+    model_version = serializers.CharField(help_text="Today's general model.")
+    personal_weight = serializers.FloatField(help_text="Today's w (0 when not personalized).")
+    personal_head_version = serializers.IntegerField(allow_null=True)
+    personalized = serializers.BooleanField()
+    then = ComparedResultSerializer(many=True, help_text="The results stored with the query.")
+    now_general = ComparedResultSerializer(many=True)
+    now_personal = ComparedResultSerializer(many=True)
+    changes = RankChangeSerializer(many=True, help_text="Every photo you marked on the query.")
+    warnings = serializers.ListField(child=serializers.CharField())
+
+    @extend_schema_field(serializers.ChoiceField(choices=["strokes", "sketch", "photo"]))
+    def get_query_kind(self, obj: Any) -> str:
+        return obj.query.kind
+
+
+class ResultWhySerializer(serializers.Serializer):
+    """Why one stored result is where it is: the distances it was ranked by and what to
+    overlay (the query's binarised sketch is in the same 256x256 frame as the photo padded
+    white to a square, which is what the network compared)."""
+
+    result_id = serializers.IntegerField(source="pk")
+    rank = serializers.IntegerField()
+    image_id = serializers.IntegerField()
+    query_id = serializers.IntegerField(source="query.pk")
+    query_kind = serializers.SerializerMethodField()
+    source_image = serializers.IntegerField(source="query.source_image_id", allow_null=True)
+    distance = serializers.FloatField(help_text="What the ranking was sorted by.")
+    general_distance = serializers.FloatField()
+    personal_distance = serializers.FloatField(
+        allow_null=True, help_text="Null when no personal head re-scored this query."
+    )
+    personal_weight = serializers.FloatField(source="query.personal_weight")
+    personal_head_version = serializers.IntegerField(
+        source="query.personal_head_version", allow_null=True
+    )
+    model_version = serializers.CharField(source="query.model_version")
+    strokes = serializers.JSONField(source="query.strokes", allow_null=True)
+    sketch_url = serializers.SerializerMethodField()
+    photo_url = serializers.SerializerMethodField()
+    edges_url = serializers.SerializerMethodField()
+    overlay_frame = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.ChoiceField(choices=["strokes", "sketch", "photo"]))
+    def get_query_kind(self, obj: Any) -> str:
+        return obj.query.kind
+
+    def get_sketch_url(self, obj: Any) -> str:
+        return reverse("retrieval:query-sketch", kwargs={"pk": obj.query_id})
+
+    def get_photo_url(self, obj: Any) -> str:
+        return media_urls(obj.image_id)["photo_url"]
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_edges_url(self, obj: Any) -> str | None:
+        """The photo's edge map, where the model uses one (null for RGB trunks)."""
+        return media_urls(obj.image_id)["edges_url"] if obj.image.edge_map else None
+
+    def get_overlay_frame(self, obj: Any) -> str:
+        return "square-256-white-padded"
+
+
+class IndexEntrySerializer(serializers.Serializer):
+    image_id = serializers.IntegerField()
+    status = serializers.CharField()
+    image_model_version = serializers.CharField(allow_blank=True)
+    library_model_version = serializers.CharField(allow_blank=True)
+    index_size = serializers.IntegerField()
+    in_index = serializers.BooleanField(help_text="The served FAISS index holds its vector.")
+    vector_norm = serializers.FloatField(allow_null=True)
+    vector_preview = serializers.ListField(
+        child=serializers.FloatField(), help_text="The first 8 dimensions of its vector."
+    )
+    trunk_map_cached = serializers.BooleanField()
+    trunk_map_shape = serializers.ListField(child=serializers.IntegerField())
+    trunk_map_mean = serializers.FloatField(allow_null=True)
+    trunk_map_max = serializers.FloatField(allow_null=True)
+    has_edge_map = serializers.BooleanField()
+    edges_url = serializers.SerializerMethodField()
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_edges_url(self, obj: dict[str, Any]) -> str | None:
+        return media_urls(obj["image_id"])["edges_url"] if obj["has_edge_map"] else None

@@ -1,0 +1,193 @@
+/* Result tools: "More like this" and "Why this result?" on every result card.
+ *
+ * Listens to window "psbir:results" (search.js for the latest query, session.js for every
+ * stored query of a session; detail = {query_id, session_id, results, container}) and adds
+ * two buttons to each card in `container`:
+ *
+ * - More like this: window.PSBIR.searchLike(imageId, label) where the search page defines it;
+ *   elsewhere it opens the search page with ?like=<image id>&session=<session id>.
+ * - Why?: a toggle. On, the card shows the photo in the square frame the network compared it
+ *   in, with the query's binarised sketch drawn over it in red (and the same over the edge
+ *   map when the model uses one), and the general distance, the personal distance and w,
+ *   read from GET /api/results/<id>/why/.
+ */
+(function () {
+  "use strict";
+
+  var script = document.currentScript;
+  if (!script || !window.PSBIR) return;
+  var whyTemplate = script.dataset.whyUrlTemplate;
+  var searchPage = script.dataset.searchPageUrl;
+
+  function whyUrl(resultId) {
+    return whyTemplate.replace(/0\/why\/$/, String(resultId) + "/why/");
+  }
+
+  function fmt(value) {
+    return value === null || value === undefined ? "—" : Number(value).toFixed(3);
+  }
+
+  // Black ink of the sketch map -> red strokes on a transparent canvas.
+  function strokesCanvas(sketchUrl) {
+    var canvas = document.createElement("canvas");
+    canvas.width = 256;
+    canvas.height = 256;
+    canvas.className = "why-strokes";
+    canvas.setAttribute("aria-hidden", "true");
+    var img = new Image();
+    img.onload = function () {
+      var ctx = canvas.getContext("2d");
+      ctx.drawImage(img, 0, 0, 256, 256);
+      var data = ctx.getImageData(0, 0, 256, 256);
+      var px = data.data;
+      var ink = 0;
+      for (var i = 0; i < px.length; i += 4) {
+        var dark = px[i] < 128;
+        if (dark) ink += 1;
+        px[i] = 220;
+        px[i + 1] = 38;
+        px[i + 2] = 38;
+        px[i + 3] = dark ? 230 : 0;
+      }
+      ctx.putImageData(data, 0, 0);
+      canvas.dataset.ink = String(ink);
+      canvas.dataset.ready = "1";
+    };
+    img.src = sketchUrl;
+    return canvas;
+  }
+
+  function framed(src, alt, sketchUrl, caption) {
+    var fig = document.createElement("figure");
+    var box = document.createElement("div");
+    box.className = "why-view";
+    var img = document.createElement("img");
+    img.src = src;
+    img.alt = alt;
+    box.appendChild(img);
+    if (sketchUrl) box.appendChild(strokesCanvas(sketchUrl));
+    fig.appendChild(box);
+    var cap = document.createElement("figcaption");
+    cap.className = "small muted";
+    cap.textContent = caption;
+    fig.appendChild(cap);
+    return fig;
+  }
+
+  function fact(list, term, value, key) {
+    var dt = document.createElement("dt");
+    dt.textContent = term;
+    var dd = document.createElement("dd");
+    dd.textContent = value;
+    dd.dataset.why = key;
+    list.appendChild(dt);
+    list.appendChild(dd);
+  }
+
+  function renderWhy(panel, why) {
+    panel.innerHTML = "";
+    var pair = document.createElement("div");
+    pair.className = "why-pair";
+    var overlay = why.query_kind === "photo" ? null : why.sketch_url;
+    var what = overlay ? "Photo with your sketch over it" : "Photo";
+    pair.appendChild(framed(why.photo_url, what, overlay, what));
+    if (why.edges_url) {
+      pair.appendChild(framed(why.edges_url, "Edge map", overlay, "Edge map the model compares"));
+    }
+    if (!overlay) {
+      pair.appendChild(framed(why.sketch_url, "Query photo", null, "The query photo"));
+    }
+    panel.appendChild(pair);
+    var facts = document.createElement("dl");
+    facts.className = "why-facts";
+    fact(facts, "general", fmt(why.general_distance), "general");
+    fact(facts, "personal", fmt(why.personal_distance), "personal");
+    fact(facts, "w", Number(why.personal_weight).toFixed(2), "w");
+    fact(facts, "ranked by", fmt(why.distance), "distance");
+    panel.appendChild(facts);
+    var note = document.createElement("p");
+    note.className = "small muted";
+    note.textContent = why.personal_distance === null
+      ? "Ranked by the general model's distance (no personal model re-scored this query)."
+      : "Ranked by the mix of the two distances at w" +
+        (why.personal_head_version ? " (your model v" + why.personal_head_version + ")." : ".");
+    panel.appendChild(note);
+  }
+
+  function toggleWhy(card, button) {
+    var panel = card.querySelector(".why-panel");
+    var open = button.getAttribute("aria-pressed") !== "true";
+    button.setAttribute("aria-pressed", open ? "true" : "false");
+    var link = card.querySelector(".result-open");
+    if (!open) {
+      if (panel) panel.hidden = true;
+      if (link) link.hidden = false;
+      return;
+    }
+    if (!panel) {
+      panel = document.createElement("div");
+      panel.className = "why-panel";
+      panel.dataset.testid = "why-panel";
+      panel.textContent = "Loading…";
+      card.insertBefore(panel, card.querySelector("figcaption"));
+      window.PSBIR.api(whyUrl(card.dataset.resultId))
+        .then(function (why) {
+          renderWhy(panel, why);
+        })
+        .catch(function (err) {
+          panel.textContent = "Could not explain this result: " + err.message;
+        });
+    }
+    panel.hidden = false;
+    if (link) link.hidden = true;
+  }
+
+  function moreLikeThis(card, sessionId) {
+    var imageId = card.dataset.imageId;
+    var name = card.querySelector(".name");
+    var label = name ? name.textContent : "";
+    if (typeof window.PSBIR.searchLike === "function") {
+      window.PSBIR.searchLike(imageId, label);
+      return;
+    }
+    var url = searchPage + "?like=" + encodeURIComponent(imageId);
+    if (sessionId) url += "&session=" + encodeURIComponent(sessionId);
+    window.location.href = url;
+  }
+
+  function addTools(card, sessionId) {
+    if (card.querySelector(".result-tools")) return;
+    var tools = document.createElement("div");
+    tools.className = "result-tools";
+    var like = document.createElement("button");
+    like.type = "button";
+    like.className = "btn secondary small";
+    like.dataset.like = "";
+    like.textContent = "More like this";
+    like.title = "Search your libraries with this photo";
+    like.addEventListener("click", function () {
+      moreLikeThis(card, sessionId);
+    });
+    var why = document.createElement("button");
+    why.type = "button";
+    why.className = "btn secondary small";
+    why.dataset.why = "";
+    why.setAttribute("aria-pressed", "false");
+    why.textContent = "Why?";
+    why.title = "Why this result: your sketch over the photo, its distances and w";
+    why.addEventListener("click", function () {
+      toggleWhy(card, why);
+    });
+    tools.appendChild(like);
+    tools.appendChild(why);
+    card.appendChild(tools);
+  }
+
+  window.addEventListener("psbir:results", function (evt) {
+    var detail = evt.detail || {};
+    if (!detail.container) return;
+    detail.container.querySelectorAll("[data-result-id]").forEach(function (card) {
+      addTools(card, detail.session_id);
+    });
+  });
+})();
