@@ -41,10 +41,15 @@ def search(request: HttpRequest) -> HttpResponse:
     redraw = None
     if request.GET.get("from"):
         redraw = selectors.query_get(user=request.user, pk=request.GET["from"], with_results=False)
+    like = None
+    if request.GET.get("like"):
+        # "More like this" from a session or photo page: the page searches with it on load.
+        like = selectors.image_get(tenant=request.user.tenant_id, pk=request.GET["like"])
     context = {
         "libraries": selectors.library_list(tenant=request.user.tenant_id),
         "session": session,
         "redraw": redraw,
+        "like": like,
         "default_top_k": settings.PSBIR_DEFAULT_TOP_K,
         "max_top_k": settings.PSBIR_MAX_TOP_K,
         "max_upload_bytes": settings.PSBIR_MAX_UPLOAD_BYTES,
@@ -280,7 +285,13 @@ def image_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "caption": image.caption,
         }
     )
-    return render(request, "retrieval/image_detail.html", {"image": image, "form": form})
+    context = {
+        "image": image,
+        "form": form,
+        # What the served index and trunk-map cache hold for it ("why" on a library photo).
+        "index_entry": selectors.image_index_entry(image=image),
+    }
+    return render(request, "retrieval/image_detail.html", context)
 
 
 @require_POST

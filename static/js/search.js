@@ -6,6 +6,10 @@
  * every card in `container` carries data-result-id (SearchResult pk) and data-image-id.
  * The personalization panel hooks its feedback buttons and w slider onto that event; it may
  * set window.PSBIR.searchOptions = {personal_weight: 0..1} to send w with the next search.
+ *
+ * window.PSBIR.searchLike(imageId, label) runs "more like this": the same search request
+ * with a library photo's id (`image`) instead of strokes, in the current session (the
+ * result cards' tools call it; ?like=<image id> runs it when the page opens).
  */
 (function () {
   "use strict";
@@ -223,11 +227,15 @@
       showError("Choose at least one library.");
       return;
     }
-    var request = requestBody();
+    showLikeQuery(null);
+    runSearch(requestBody());
+  });
+
+  function runSearch(request) {
     button.disabled = true;
     button.textContent = "Searching…";
     summary.textContent = "Searching…";
-    window.PSBIR.api(app.dataset.searchUrl, {
+    return window.PSBIR.api(app.dataset.searchUrl, {
       method: "POST",
       json: request.json,
       body: request.body,
@@ -244,7 +252,33 @@
         button.disabled = false;
         button.textContent = "Search";
       });
-  });
+  }
+
+  // --- more like this: a library photo as the query ---------------------------------------
+  var likeBox = document.getElementById("like-query");
+  function showLikeQuery(imageId, label) {
+    if (!likeBox) return;
+    likeBox.hidden = !imageId;
+    if (!imageId) return;
+    var img = document.getElementById("like-query-img");
+    img.src = app.dataset.thumbUrlTemplate.replace(/\/0\/thumb$/, "/" + imageId + "/thumb");
+    img.alt = label || "photo " + imageId;
+    document.getElementById("like-query-label").textContent = label || "photo #" + imageId;
+  }
+
+  function searchLike(imageId, label) {
+    showError("");
+    var topK = Number(form.querySelector("#top-k").value);
+    var extra = (window.PSBIR && window.PSBIR.searchOptions) || {};
+    var fields = { image: Number(imageId), libraries: chosenLibraries() };
+    if (topK >= 1) fields.top_k = topK;
+    if (sessionId) fields.session = sessionId;
+    if (typeof extra.personal_weight === "number") fields.personal_weight = extra.personal_weight;
+    showLikeQuery(imageId, label);
+    window.scrollTo({ top: grid.getBoundingClientRect().top + window.scrollY - 160 });
+    return runSearch({ json: fields });
+  }
+  window.PSBIR.searchLike = searchLike;
 
   // --- results ----------------------------------------------------------------------------
   function card(result) {
@@ -348,6 +382,17 @@
       .catch(function () {
         status.textContent = "That earlier sketch could not be loaded.";
       });
+  }
+  if (app.dataset.likeImageId) {
+    // After every script has registered for "psbir:results" (the personalization panel).
+    var runLike = function () {
+      searchLike(app.dataset.likeImageId, app.dataset.likeLabel);
+      var clean = new URL(window.location.href);
+      clean.searchParams.delete("like");
+      window.history.replaceState(null, "", clean.toString());
+    };
+    if (document.readyState === "complete") runLike();
+    else window.addEventListener("load", runLike);
   }
   refreshToolbar();
 })();
