@@ -14,6 +14,7 @@ from retrieval.models import (
     ImageLibrary,
     IndexJob,
     LibraryImage,
+    SearchResult,
     SearchSession,
     SketchQuery,
 )
@@ -146,3 +147,23 @@ register_object_route("retrieval:image-delete", factory=make_image, methods=["po
 for name in ("image-photo", "image-thumb", "image-edges"):
     register_object_route(f"retrieval:{name}", factory=make_image)
 register_object_route("retrieval:query-sketch", factory=make_query)
+
+
+# --- Insight: before / after, why this result, a photo's index entry ----------------------
+def make_result(tenant: Tenant, user: Any) -> SearchResult:
+    return SearchResult.objects.create(
+        tenant=tenant,
+        query=make_query(tenant, user),
+        image=make_image(tenant),
+        rank=1,
+        distance=0.5,
+        general_distance=0.5,
+    )
+
+
+# The matrix's queries searched no library: the owner's compare answers 409 ("nothing to
+# search") without building the engine; the page says the same with a 200.
+register_object_route("retrieval-api:query-compare", factory=make_query, owner_ok=[409])
+register_object_route("retrieval:query-compare", factory=make_query)
+register_object_route("retrieval-api:result-why", factory=make_result)
+register_object_route("retrieval-api:image-index-entry", factory=make_image, role="admin")
