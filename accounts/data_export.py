@@ -402,14 +402,18 @@ class _Export:
         )
 
 
-def export_stream(*, user: Any, now: datetime | None = None) -> Iterator[bytes]:
-    """The zip of everything of ``user``'s, as chunks of bytes (see the module docstring)."""
-    _tenant_id(user)
+def _parts(user: Any, now: datetime) -> Iterator[bytes]:
     pipe = _Pipe()
     with zipfile.ZipFile(pipe, "w") as zf:
-        export = _Export(user, zf, pipe, now or timezone.now())
+        export = _Export(user, zf, pipe, now)
         yield from export.sessions()
         yield from export.feedback()
         yield from export.personalization()
         yield from export.manifest()
     yield pipe.drain()
+
+
+def export_stream(*, user: Any, now: datetime | None = None) -> Iterator[bytes]:
+    """The zip of everything of ``user``'s, as chunks of bytes (see the module docstring)."""
+    _tenant_id(user)
+    return (chunk for chunk in _parts(user, now or timezone.now()) if chunk)

@@ -9,12 +9,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from asgiref.sync import async_to_sync
 from django.contrib.admin.models import CHANGE, LogEntry
-from django.test import Client
+from django.test import AsyncRequestFactory, Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from accounts import audit
+from accounts import audit, data_views
 from accounts.models import User
 from personalization.models import Feedback, PersonalHead
 from retrieval.models import SearchSession, SketchQuery
@@ -35,7 +36,7 @@ def give_data(user: User, *, title: str) -> SearchSession:
     query.session.title = title
     query.session.save(update_fields=["title"])
     factories.mark(user, results[1])
-    factories.make_head(user)
+    factories.make_head(user, active=False)
     return query.session
 
 
@@ -82,6 +83,25 @@ def test_download_from_the_page_is_a_zip_and_audited(client_a: Client, member_a:
         assert json.loads(zf.read("manifest.json"))["counts"]["feedback"] == 1
     [message] = audit_messages(member_a)
     assert message.startswith(audit.DATA_EXPORTED) and "1 search session" in message
+
+
+def test_under_asgi_the_zip_is_sent_as_it_is_written(member_a: User) -> None:
+    # Django would read a sync iterator whole before an ASGI server sent a byte of it.
+    sessions = [give_data(member_a, title=f"asgi {i}") for i in range(3)]
+    request = AsyncRequestFactory().get(reverse("accounts:data-export"))
+    request.user = member_a
+    response = data_views.export_response(request)
+    assert response.is_async
+
+    async def read() -> list[bytes]:
+        return [chunk async for chunk in response.streaming_content]
+
+    chunks = async_to_sync(read)()
+    assert len(chunks) > 3 and all(chunks)
+    with zipfile.ZipFile(io.BytesIO(b"".join(chunks))) as zf:
+        assert zf.testzip() is None
+        names = zf.namelist()
+    assert all(f"sessions/{s.pk}/session.json" in names for s in sessions)
 
 
 def test_the_confirmation_page_lists_what_goes(client_a: Client, member_a: User) -> None:
