@@ -1,0 +1,139 @@
+"""Why this result (API, pages) and what the index holds for a library photo (admins)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from personalization.engine.finetune import new_head
+from retrieval import index_store
+from retrieval.models import LibraryImage
+from tests.personalization import factories as pz_factories
+from tests.retrieval.fakes import circle_strokes
+
+pytestmark = pytest.mark.django_db
+
+
+def _search(client, **body):
+    body.setdefault("strokes", circle_strokes())
+    body.setdefault("top_k", 4)
+    response = client.post("/api/search/", body, format="json")
+    assert response.status_code == 201, response.json()
+    return response.json()
+
+
+def test_why_gives_the_distances_w_and_what_to_overlay(
+    api_client_a, member_a, indexed_library, fake_engine
+):
+    pz_factories.make_head(member_a, head=new_head(3), model_version=fake_engine.model_version)
+    data = _search(api_client_a, personal_weight=0.4)
+    result = data["results"][1]
+    why = api_client_a.get(f"/api/results/{result['id']}/why/").json()
+    assert why["result_id"] == result["id"] and why["rank"] == 2
+    assert why["general_distance"] == pytest.approx(result["general_distance"])
+    assert why["personal_distance"] == pytest.approx(result["personal_distance"])
+    assert why["distance"] == pytest.approx(result["distance"])
+    assert why["personal_weight"] == 0.4 and why["personal_head_version"] == 1
+    assert why["query_kind"] == "strokes" and why["strokes"] == circle_strokes()
+    assert why["sketch_url"] == f"/media/queries/{data['id']}/sketch"
+    assert why["photo_url"] == f"/media/images/{result['image_id']}/photo"
+    # The fake engine stores an edge map (an edge trunk): it is offered for the overlay too.
+    assert why["edges_url"] == f"/media/images/{result['image_id']}/edges"
+    assert why["overlay_frame"] == "square-256-white-padded"
+
+
+def test_why_without_a_personal_model_has_no_personal_distance(
+    api_client_a, indexed_library, fake_engine
+):
+    result = _search(api_client_a)["results"][0]
+    why = api_client_a.get(f"/api/results/{result['id']}/why/").json()
+    assert why["personal_distance"] is None and why["personal_head_version"] is None
+    assert why["distance"] == pytest.approx(why["general_distance"])
+
+
+def test_why_of_a_photo_query_says_so(api_client_a, indexed_library, fake_engine):
+    photo = LibraryImage.objects.filter(library=indexed_library).first()
+    result = _search(api_client_a, strokes=None, image=photo.pk)["results"][0]
+    why = api_client_a.get(f"/api/results/{result['id']}/why/").json()
+    assert why["query_kind"] == "photo" and why["source_image"] == photo.pk
+    assert why["strokes"] is None
+
+
+def test_a_colleagues_result_cannot_be_explained(
+    api_client_a, indexed_library, fake_engine, make_user, tenant_a
+):
+    from rest_framework.test import APIClient
+
+    result = _search(api_client_a)["results"][0]
+    colleague = APIClient()
+    colleague.force_authenticate(make_user(tenant_a))
+    assert colleague.get(f"/api/results/{result['id']}/why/").status_code == 404
+
+
+def test_admin_sees_what_the_index_holds_for_a_photo(
+    api_client_admin_a, api_client_a, client_admin_a, indexed_library, fake_engine
+):
+    photo = LibraryImage.objects.filter(library=indexed_library).first()
+    entry = api_client_admin_a.get(f"/api/images/{photo.pk}/index-entry/").json()
+    vector = index_store.served_index(indexed_library).vectors(np.array([photo.pk]))[0]
+    assert entry["in_index"] is True and entry["trunk_map_cached"] is True
+    assert entry["vector_norm"] == pytest.approx(float(np.linalg.norm(vector)), rel=1e-5)
+    assert entry["vector_preview"] == pytest.approx(vector[:8].tolist(), abs=1e-4)
+    assert entry["trunk_map_shape"] == [512, 8, 8]
+    assert entry["library_model_version"] == fake_engine.model_version
+    assert entry["edges_url"] == f"/media/images/{photo.pk}/edges"
+    assert api_client_a.get(f"/api/images/{photo.pk}/index-entry/").status_code == 403
+
+    page = client_admin_a.get(f"/images/{photo.pk}/").content.decode()
+    assert "What the index holds" in page and "512×8×8" in page
+    assert f'href="/search/?like={photo.pk}"' in page
+
+
+def test_a_photo_not_indexed_yet_shows_that_the_index_lacks_it(
+    api_client_admin_a, indexed_library, fake_engine
+):
+    photo = LibraryImage.objects.filter(library=indexed_library).first()
+    index = index_store.read_index(indexed_library.index_file)
+    index.remove(np.array([photo.pk]))
+    indexed_library.index_file = index_store.write_index(
+        index, indexed_library, indexed_library.model_version
+    )
+    indexed_library.save(update_fields=["index_file"])
+    entry = api_client_admin_a.get(f"/api/images/{photo.pk}/index-entry/").json()
+    assert entry["in_index"] is False and entry["vector_norm"] is None
+
+
+def test_session_page_offers_compare_and_the_result_tools(
+    api_client_a, client_a, indexed_library, fake_engine
+):
+    data = _search(api_client_a)
+    photo = LibraryImage.objects.filter(library=indexed_library).first()
+    _search(api_client_a, strokes=None, image=photo.pk, session=data["session"])
+    page = client_a.get(f"/sessions/{data['session']}/").content.decode()
+    assert f'href="/queries/{data["id"]}/compare/"' in page
+    assert "js/result-tools.js" in page and 'data-why-url-template="/api/results/0/why/"' in page
+    assert f"More like “{photo.original_name}”" in page
+
+
+def test_compare_api_of_a_query_whose_libraries_are_gone_is_409(
+    api_client_a, client_a, indexed_library, fake_engine
+):
+    data = _search(api_client_a)
+    indexed_library.delete()
+    response = api_client_a.get(f"/api/queries/{data['id']}/compare/")
+    assert response.status_code == 409
+    page = client_a.get(f"/queries/{data['id']}/compare/")
+    assert page.status_code == 200 and "no longer exist" in page.content.decode()
+
+
+def test_compare_of_a_more_like_this_query_reads_the_photo_again(
+    api_client_a, indexed_library, fake_engine
+):
+    photo = LibraryImage.objects.filter(library=indexed_library, original_name="circle-0.png")[0]
+    data = _search(api_client_a, strokes=None, image=photo.pk)
+    compared = api_client_a.get(f"/api/queries/{data['id']}/compare/").json()
+    assert compared["query_kind"] == "photo"
+    assert [r["image_id"] for r in compared["now_general"]] == [
+        r["image_id"] for r in data["results"]
+    ]
+    assert photo.pk not in [r["image_id"] for r in compared["now_personal"]]
