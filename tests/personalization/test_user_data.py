@@ -309,6 +309,9 @@ def test_admin_deleting_a_user_deletes_their_data_and_files(
     assert entry.user_id == superuser.pk
     assert entry.change_message.startswith(audit.USER_DELETED)
     assert "feedback marks" in entry.change_message
+    log_page = _admin(superuser).get(reverse("admin:admin_logentry_changelist"))
+    assert log_page.status_code == 200
+    assert audit.USER_DELETED in log_page.content.decode()  # platform staff can read it
 
 
 def test_admin_bulk_delete_action_cleans_up_too(
