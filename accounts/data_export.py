@@ -14,7 +14,8 @@ entry, so memory holds one entry at a time however many sessions there are::
     manifest.json                         what is in the zip (counts, files, the account)
     sessions/<id>/session.json            title, dates, the session's query ids
     sessions/<id>/query-<id>.json         strokes, settings, libraries, ranked results
-    sessions/<id>/query-<id>.png          the 256x256 sketch the network saw
+    sessions/<id>/query-<id>.png          the 256x256 sketch the network saw (.jpg: the
+                                          photo of a "more like this" query)
     feedback.json                         every mark, withdrawn ones too
     personalization/heads.json            each personalized head: version, status, losses
     personalization/training_jobs.json    each training run asked for
@@ -31,6 +32,7 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from pathlib import PurePosixPath
 from typing import Any
 
 from django.db.models import QuerySet
@@ -267,7 +269,9 @@ class _Export:
     def query(self, query: Any) -> Iterator[bytes]:
         self.counts["queries"] += 1
         folder = f"sessions/{query.session_id}"
-        sketch_name = f"{folder}/query-{query.pk}.png"
+        # A sketch is a PNG; a "more like this" query keeps a JPEG of its photo instead.
+        extension = PurePosixPath(query.sketch_image.name or "x.png").suffix.lower() or ".png"
+        sketch_name = f"{folder}/query-{query.pk}{extension}"
         sketch_written = False
         if query.sketch_image:
             try:
@@ -286,7 +290,7 @@ class _Export:
                 "created_at": _iso(query.created_at),
                 "strokes": _jsonable(query.strokes),
                 "source_image_id": getattr(query, "source_image_id", None),
-                "sketch_png": sketch_name if sketch_written else None,
+                "image_file": sketch_name if sketch_written else None,
                 "libraries": [{"id": lib.pk, "name": lib.name} for lib in query.libraries.all()],
                 "top_k": query.top_k,
                 "personal_weight": query.personal_weight,

@@ -156,7 +156,7 @@ def test_export_holds_exactly_the_users_own_data(people: People) -> None:
         with Image.open(io.BytesIO(data)) as image:
             assert image.size == (256, 256)
     for query in queries:
-        assert query["sketch_png"] in pngs
+        assert query["image_file"] in pngs
 
     summary = data_export.user_data_summary(user=me)
     assert manifest["counts"] == summary.counts()
@@ -182,7 +182,7 @@ def test_export_notes_a_sketch_whose_file_is_gone(people: People) -> None:
         manifest = json.loads(zf.read("manifest.json"))
         entry = json.loads(zf.read(f"sessions/{query.session_id}/query-{query.pk}.json"))
     assert manifest["missing_sketches"] == [query.pk]
-    assert entry["sketch_png"] is None
+    assert entry["image_file"] is None
 
 
 # --- deletion by the user ----------------------------------------------------------------
