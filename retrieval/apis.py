@@ -346,7 +346,9 @@ class SearchApi(APIView):
         },
         description="Search with a sketch (canvas strokes as JSON, or an image), or with one "
         "of your organisation's library photos (`image`: more like this). The query "
-        "and its top-K results are stored in a session (a new one unless `session` is given).",
+        "and its top-K results are stored in a session: `session` when given, else your most "
+        "recent session, or a new one (titled with the day and the first library) when "
+        "`new_session` is true or you have none.",
     )
     def post(self, request: Request) -> Response:
         from retrieval.engine.errors import ModelNotReadyError, WeightsMissingError
@@ -368,6 +370,10 @@ class SearchApi(APIView):
         session = None
         if values.get("session") is not None:
             session = selectors.session_get(user=request.user, pk=values["session"])
+        elif not values.get("new_session"):
+            # Without `session`, the query joins the user's current (most recent) session;
+            # `new_session: true` starts one (titled with the day and the first library).
+            session = sessions.current_session(user=request.user)
         source_image = None
         if values.get("image") is not None:
             source_image = selectors.image_get(tenant=tenant, pk=values["image"])
@@ -407,7 +413,9 @@ class SessionListApi(APIView):
     def post(self, request: Request) -> Response:
         data = SessionWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        session = sessions.session_create(user=request.user, title=data.validated_data["title"])
+        session = sessions.session_create(
+            user=request.user, title=data.validated_data.get("title", "")
+        )
         return Response(SessionSerializer(session).data, status=status.HTTP_201_CREATED)
 
 
@@ -424,9 +432,10 @@ class SessionDetailApi(APIView):
     @extend_schema(tags=[TAG_SEARCH], request=SessionWriteSerializer, responses=SessionSerializer)
     def patch(self, request: Request, pk: int) -> Response:
         session = selectors.session_get(user=request.user, pk=pk)
-        data = SessionWriteSerializer(data=request.data)
+        data = SessionWriteSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        sessions.session_rename(session=session, title=data.validated_data["title"])
+        if "title" in data.validated_data:  # PATCH is partial: {} changes nothing
+            sessions.session_rename(session=session, title=data.validated_data["title"])
         return Response(SessionSerializer(session).data)
 
     @extend_schema(tags=[TAG_SEARCH], responses={204: None})

@@ -6,6 +6,8 @@ from typing import Any
 
 from django import forms
 
+from psbir_site.text import PrintableTextFormField
+
 
 class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
@@ -26,14 +28,16 @@ class MultipleFileField(forms.FileField):
 
 
 class LibraryForm(forms.Form):
-    name = forms.CharField(max_length=120)
-    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    name = PrintableTextFormField(max_length=120)
+    description = PrintableTextFormField(
+        required=False, max_length=2000, multiline=True, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
 
 class PhotoUploadForm(forms.Form):
     files = MultipleFileField(label="Photos")
-    category = forms.CharField(required=False, max_length=120)
-    subcategory = forms.CharField(required=False, max_length=120)
+    category = PrintableTextFormField(required=False, max_length=120)
+    subcategory = PrintableTextFormField(required=False, max_length=120)
 
 
 class ZipUploadForm(forms.Form):
@@ -54,6 +58,6 @@ class LabelsForm(forms.Form):
 
 
 class ImageLabelForm(forms.Form):
-    category = forms.CharField(required=False, max_length=120)
-    subcategory = forms.CharField(required=False, max_length=120)
-    caption = forms.CharField(required=False, max_length=300)
+    category = PrintableTextFormField(required=False, max_length=120)
+    subcategory = PrintableTextFormField(required=False, max_length=120)
+    caption = PrintableTextFormField(required=False, max_length=300)

@@ -11,6 +11,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from psbir_site.text import PrintableTextField
 from retrieval.models import (
     ImageLibrary,
     IndexJob,
@@ -59,8 +60,10 @@ class LibrarySerializer(serializers.ModelSerializer):
 
 
 class LibraryWriteSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=120)
-    description = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    name = PrintableTextField(max_length=120)
+    description = PrintableTextField(
+        required=False, allow_blank=True, max_length=2000, multiline=True
+    )
 
 
 class ImageSerializer(serializers.ModelSerializer):
@@ -101,9 +104,9 @@ class ImageSerializer(serializers.ModelSerializer):
 
 
 class ImageLabelSerializer(serializers.Serializer):
-    category = serializers.CharField(required=False, allow_blank=True, max_length=120)
-    subcategory = serializers.CharField(required=False, allow_blank=True, max_length=120)
-    caption = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    category = PrintableTextField(required=False, allow_blank=True, max_length=120)
+    subcategory = PrintableTextField(required=False, allow_blank=True, max_length=120)
+    caption = PrintableTextField(required=False, allow_blank=True, max_length=300)
 
 
 class ImageUploadSerializer(serializers.Serializer):
@@ -113,8 +116,8 @@ class ImageUploadSerializer(serializers.Serializer):
         max_length=MAX_FILES_PER_UPLOAD,
         help_text="One or more photos (multipart, repeat the field).",
     )
-    category = serializers.CharField(required=False, allow_blank=True, max_length=120)
-    subcategory = serializers.CharField(required=False, allow_blank=True, max_length=120)
+    category = PrintableTextField(required=False, allow_blank=True, max_length=120)
+    subcategory = PrintableTextField(required=False, allow_blank=True, max_length=120)
 
 
 class ZipUploadSerializer(serializers.Serializer):
@@ -210,6 +213,12 @@ class SearchRequestSerializer(serializers.Serializer):
     session = serializers.IntegerField(
         required=False, allow_null=True, help_text="Add the query to this session of yours."
     )
+    new_session = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Start a new session for this query. Without it (and without `session`) the "
+        "query joins your most recent session.",
+    )
 
     def validate_strokes(self, value: Any) -> Any:
         # Multipart requests carry the strokes as a JSON string.
@@ -227,6 +236,10 @@ class SearchRequestSerializer(serializers.Serializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         from django.conf import settings
 
+        if attrs.get("session") is not None and attrs.get("new_session"):
+            raise serializers.ValidationError(
+                {"new_session": "Give `session` or `new_session`, not both."}
+            )
         if (
             attrs.get("strokes") is None
             and attrs.get("sketch") is None
@@ -369,4 +382,9 @@ class SessionDetailSerializer(SessionSerializer):
 
 
 class SessionWriteSerializer(serializers.Serializer):
-    title = serializers.CharField(max_length=120, allow_blank=True)
+    title = PrintableTextField(
+        max_length=120,
+        allow_blank=True,
+        required=False,
+        help_text="Blank or omitted on create: the day's date.",
+    )

@@ -19,6 +19,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
+from psbir_site.text import clean_text
 from retrieval import archives, photos
 from retrieval.labels import LabelRow, match_key, parse_labels_csv
 from retrieval.models import ImageLibrary, IndexJob, LibraryImage
@@ -305,7 +306,7 @@ def image_label(
         ("caption", caption, 300),
     ):
         if value is not None:
-            setattr(image, name, value.strip()[:limit])
+            setattr(image, name, clean_text(value, field=name, max_length=limit, allow_blank=True))
             fields.append(name)
     if fields:
         image.save(update_fields=fields)

@@ -6,16 +6,15 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from accounts.models import Tenant
+from psbir_site.text import clean_text
 from retrieval import index_store
 from retrieval.models import ImageLibrary, LibraryImage
 
 
 def _clean_name(tenant_id: int, name: str, *, exclude_pk: int | None = None) -> str:
-    name = (name or "").strip()
-    if not name:
+    if not (name or "").strip():
         raise ValidationError({"name": "A library needs a name."})
-    if len(name) > 120:
-        raise ValidationError({"name": "Use at most 120 characters."})
+    name = clean_text(name, field="name", max_length=120)
     clash = ImageLibrary.objects.for_tenant(tenant_id).filter(name__iexact=name)
     if exclude_pk is not None:
         clash = clash.exclude(pk=exclude_pk)
@@ -27,7 +26,10 @@ def _clean_name(tenant_id: int, name: str, *, exclude_pk: int | None = None) -> 
 @transaction.atomic
 def library_create(*, tenant: Tenant, name: str, description: str = "") -> ImageLibrary:
     name = _clean_name(tenant.pk, name)
-    return ImageLibrary.objects.create(tenant=tenant, name=name, description=description.strip())
+    description = clean_text(
+        description, field="description", max_length=2000, allow_blank=True, multiline=True
+    )
+    return ImageLibrary.objects.create(tenant=tenant, name=name, description=description)
 
 
 @transaction.atomic
@@ -39,7 +41,9 @@ def library_update(
         library.name = _clean_name(library.tenant_id, name, exclude_pk=library.pk)
         fields.append("name")
     if description is not None:
-        library.description = description.strip()
+        library.description = clean_text(
+            description, field="description", max_length=2000, allow_blank=True, multiline=True
+        )
         fields.append("description")
     if fields:
         library.save(update_fields=fields)

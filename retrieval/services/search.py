@@ -32,7 +32,7 @@ from retrieval.models import (
     SearchSession,
     SketchQuery,
 )
-from retrieval.services import indexing
+from retrieval.services import indexing, sessions
 
 # General candidates handed to the personal re-ranking: enough for a personal head to pull
 # a photo from far down the general list into the top K.
@@ -261,7 +261,9 @@ def search_run(
     features = query_input.features
     with transaction.atomic():
         if session is None:
-            session = SearchSession.objects.create(tenant_id=user.tenant_id, user=user)
+            session = sessions.session_create(
+                user=user, title=sessions.default_title(libraries=usable)
+            )
         query = SketchQuery(
             tenant_id=user.tenant_id,
             session=session,

@@ -185,7 +185,10 @@
     var topK = Number(form.querySelector("#top-k").value);
     var extra = (window.PSBIR && window.PSBIR.searchOptions) || {};
     var fields = { libraries: chosenLibraries(), top_k: topK };
+    // The page's first search starts a session of its own (the API's default is to add
+    // to your most recent one).
     if (sessionId) fields.session = sessionId;
+    else fields.new_session = true;
     if (typeof extra.personal_weight === "number") fields.personal_weight = extra.personal_weight;
     if (uploadedFile && sketch.strokes.length === 0) {
       var data = new FormData();
@@ -272,7 +275,10 @@
     var extra = (window.PSBIR && window.PSBIR.searchOptions) || {};
     var fields = { image: Number(imageId), libraries: chosenLibraries() };
     if (topK >= 1) fields.top_k = topK;
+    // The page's first search starts a session of its own (the API's default is to add
+    // to your most recent one).
     if (sessionId) fields.session = sessionId;
+    else fields.new_session = true;
     if (typeof extra.personal_weight === "number") fields.personal_weight = extra.personal_weight;
     showLikeQuery(imageId, label);
     window.scrollTo({ top: grid.getBoundingClientRect().top + window.scrollY - 160 });

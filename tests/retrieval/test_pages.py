@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.urls import reverse
 
-from retrieval.models import ImageLibrary, IndexJob, LibraryImage
+from retrieval.models import ImageLibrary, IndexJob, LibraryImage, SearchSession
 from tests.retrieval.fakes import circle_strokes, shape_png
 
 pytestmark = pytest.mark.django_db
@@ -57,7 +57,9 @@ def test_session_pages_list_and_show_results_with_ids(
         "/api/search/", {"strokes": circle_strokes(), "top_k": 3}, format="json"
     ).json()
     listing = client_a.get(reverse("retrieval:sessions")).content.decode()
-    assert f"Session #{data['session']}" in listing
+    # Titled with the day and the library it searched (issue 15), not "Session #N".
+    title = SearchSession.objects.get(pk=data["session"]).title
+    assert title.endswith(" · Shapes") and title in listing
     detail = client_a.get(
         reverse("retrieval:session-detail", args=[data["session"]])
     ).content.decode()
