@@ -8,7 +8,7 @@ from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts import data_export, user_data
 from accounts.permissions import tenant_member_required
@@ -48,12 +48,14 @@ def export_response(request: HttpRequest) -> StreamingHttpResponse:
     return response
 
 
+@require_GET
 @tenant_member_required
 def data_overview(request: HttpRequest) -> HttpResponse:
     summary = data_export.user_data_summary(user=request.user)
     return render(request, "accounts/data.html", {"summary": summary})
 
 
+@require_GET
 @tenant_member_required
 def data_export_download(request: HttpRequest) -> StreamingHttpResponse:
     return export_response(request)
