@@ -52,7 +52,10 @@ class ComparisonSerializer(serializers.Serializer):
     model_version = serializers.CharField(help_text="Today's general model.")
     personal_weight = serializers.FloatField(help_text="Today's w (0 when not personalized).")
     personal_head_version = serializers.IntegerField(allow_null=True)
-    personalized = serializers.BooleanField()
+    personalized = serializers.BooleanField(help_text="A personal head re-scored today's list.")
+    memory_marks = serializers.IntegerField(
+        help_text="Photos you marked that pulled today's personalized list (before training too)."
+    )
     then = ComparedResultSerializer(many=True, help_text="The results stored with the query.")
     now_general = ComparedResultSerializer(many=True)
     now_personal = ComparedResultSerializer(many=True)

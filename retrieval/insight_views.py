@@ -59,7 +59,11 @@ def query_compare(request: HttpRequest, pk: int) -> HttpResponse:
                 f"your model v{comparison.personal_head_version} · "
                 f"w = {comparison.personal_weight:g}"
                 if comparison.personalized
-                else "no personalized model in use: the general list"
+                else (
+                    "no personalized model in use yet: the general list, with your marks"
+                    if comparison.memory_marks
+                    else "no personalized model in use: the general list"
+                )
             ),
             "rows": _rows(comparison.now_personal, images, changes),
         },

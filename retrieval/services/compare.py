@@ -74,6 +74,7 @@ class Comparison:
     model_version: str
     changes: list[RankChange]
     warnings: list[str] = field(default_factory=list)
+    memory_marks: int = 0  # the user's marked photos that pulled today's personalized list
 
     @property
     def personalized(self) -> bool:
@@ -173,12 +174,13 @@ def query_compare(*, user: Any, query: SketchQuery) -> Comparison:
     personal = rank_candidates(**common, personal_weight=None)
     now_general = _listed(general.images, marked_set)
     now_personal = _listed(personal.images, marked_set)
+    memory_marks = int(getattr(personal, "memory_marks", 0) or 0)
     if personal.personal_head_version is None:
         warnings.append(
             "No personalized model re-scored this query (none is in use, or w is 0)"
             + (
                 ": today's personalized list differs from the general one only by your marks."
-                if getattr(personal, "memory_marks", 0)
+                if memory_marks
                 else ": today's personalized list is the general one."
             )
         )
@@ -205,6 +207,7 @@ def query_compare(*, user: Any, query: SketchQuery) -> Comparison:
         model_version=engine.model_version,
         changes=changes,
         warnings=warnings,
+        memory_marks=memory_marks,
     )
 
 

@@ -79,7 +79,7 @@
     dt.textContent = term;
     var dd = document.createElement("dd");
     dd.textContent = value;
-    dd.dataset.why = key;
+    dd.dataset.whyFact = key;
     list.appendChild(dt);
     list.appendChild(dd);
   }
