@@ -137,3 +137,26 @@ def test_compare_of_a_more_like_this_query_reads_the_photo_again(
         r["image_id"] for r in data["results"]
     ]
     assert photo.pk not in [r["image_id"] for r in compared["now_personal"]]
+
+
+def test_the_insight_endpoints_and_the_image_query_are_in_the_schema():
+    from drf_spectacular.drainage import GENERATOR_STATS
+    from drf_spectacular.generators import SchemaGenerator
+
+    GENERATOR_STATS.reset()
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    problems = {**GENERATOR_STATS._warn_cache, **GENERATOR_STATS._error_cache}
+    GENERATOR_STATS.reset()
+    mine = [p for p in problems if "insight" in p or "Comparison" in p or "Why" in p]
+    assert not mine, mine
+    paths = schema["paths"]
+    assert set(paths["/api/queries/{id}/compare/"]) == {"get"}
+    assert set(paths["/api/results/{id}/why/"]) == {"get"}
+    assert set(paths["/api/images/{id}/index-entry/"]) == {"get"}
+    compare = paths["/api/queries/{id}/compare/"]["get"]["responses"]
+    assert {"200", "404", "409", "503"} <= set(compare)
+    search = schema["components"]["schemas"]["SearchRequestRequest"]["properties"]
+    assert search["image"]["type"] == "integer" and search["image"]["nullable"] is True
+    summary = schema["components"]["schemas"]["QuerySummary"]["properties"]
+    assert "source_image" in summary
+    assert "404" in paths["/api/search/"]["post"]["responses"]
