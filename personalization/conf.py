@@ -23,6 +23,12 @@ DEFAULTS = {
     # EfficientNet-Lite2 head costs ~3 ms a map on this 2-core CPU, so 50 keeps a personal
     # search within 300 ms (scripts/search_benchmark.py, docs/benchmarks.md).
     "PSBIR_PERSONAL_RESCORE_DEPTH": 50,
+    # The memory term (a mark changes the next search at once, personalization/ranking.py):
+    # 1 on, 0 off (the paper's eq. 18 alone); how many of the newest marks it reads.
+    "PSBIR_PERSONAL_MEMORY": 1,
+    "PSBIR_PERSONAL_MEMORY_MARKS": 200,
+    # Eq. 18 on calibrated distances (1) or raw ones as the paper (0).
+    "PSBIR_PERSONAL_CALIBRATED": 1,
 }
 
 

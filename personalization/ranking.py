@@ -1,11 +1,18 @@
-"""The seam between general search and a user's personalized head (eqs. 16-19).
+"""The seam between general search and a user's personalization (eqs. 16-19 + memory).
 
 retrieval's search service calls :func:`rank_for_user` with the general candidates (the
-general index's nearest photos, at least 200); when the user has an active head and w > 0,
-the candidates are re-scored with that head from their cached conv5 maps and ranked by
-``(1 - w) * d_general + w * d_personal`` on raw distances, as the paper does. Why re-score
-candidates rather than keep a personal index of the whole library: docs/personalization.md
-(measured by ``python -m personalization.engine.benchmark``).
+general index's nearest photos, at least 200). What the user gets:
+
+1. **memory** (at once, no training): when photos the user marked are among the
+   candidates, each candidate's distance to the nearest of them is mixed in,
+   ``0.5 * d + 0.5 * d_memory`` (:func:`scoring.with_memory`);
+2. **personal head** (once trained, w > 0): the nearest candidates are re-scored with the
+   head from their cached trunk maps, ``d = (1 - w) * d_general + w * d_personal`` with the
+   two distances on one scale (the calibration stored with the head, :func:`scoring.mix`).
+
+``PSBIR_PERSONAL_MEMORY = 0`` and ``PSBIR_PERSONAL_CALIBRATED = 0`` give the paper's pure,
+raw eq. 18. docs/personalization.md has the measurements behind each part; why re-score
+candidates rather than keep a personal index: ``python -m personalization.engine.benchmark``.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ class RankedImage:
     distance: float  # what the ranking is sorted by: (1 - w) * general + w * personal
     general_distance: float
     personal_distance: float | None
+    memory_distance: float | None = None  # to the nearest photo the user marked
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,7 @@ class Ranking:
     images: list[RankedImage]
     personal_weight: float
     personal_head_version: int | None
+    memory_marks: int = 0  # the user's marked photos among the candidates
 
 
 def rank_for_user(
@@ -67,43 +76,70 @@ def rank_for_user(
         if personal_weight is None
         else scoring.check_weight(personal_weight)
     )
+    memory, marks = _memory(user, candidate_ids)
     head_row = selectors.active_head(user=user) if w > 0 and len(candidate_ids) else None
     personal = None
     if head_row is not None:
-        # Only the nearest general candidates are re-scored (docs/personalization.md).
+        # Only the nearest candidates are re-scored (docs/personalization.md).
         depth = max(int(top_k), knob("PSBIR_PERSONAL_RESCORE_DEPTH"))
-        keep = scoring.top_k_order(general, depth)
+        keep = scoring.top_k_order(scoring.with_memory(general, memory), depth)
         candidate_ids, general = candidate_ids[keep], general[keep]
+        memory = memory[keep] if memory is not None else None
         personal = _personal_distances(user, head_row, query_features, candidate_ids)
     if personal is None:
-        return _general_ranking(candidate_ids, general, top_k)
-
-    mixed = scoring.mix(general, personal, w)
-    order = scoring.top_k_order(mixed, top_k)
+        score = scoring.with_memory(general, memory)
+        w, version = 0.0, None
+    else:
+        mixed = scoring.mix(general, personal, w, _calibration(head_row))
+        score = scoring.with_memory(mixed, memory)
+        version = head_row.version
+    order = scoring.top_k_order(score, top_k)
     images = [
         RankedImage(
             image_id=int(candidate_ids[i]),
-            distance=float(mixed[i]),
+            distance=float(score[i]),
             general_distance=float(general[i]),
-            personal_distance=float(personal[i]),
+            personal_distance=None if personal is None else float(personal[i]),
+            memory_distance=None if memory is None else float(memory[i]),
         )
         for i in order
     ]
-    return Ranking(images=images, personal_weight=w, personal_head_version=head_row.version)
+    return Ranking(
+        images=images, personal_weight=w, personal_head_version=version, memory_marks=marks
+    )
 
 
-def _general_ranking(candidate_ids: np.ndarray, general: np.ndarray, top_k: int) -> Ranking:
-    order = scoring.top_k_order(general, top_k)
-    images = [
-        RankedImage(
-            image_id=int(candidate_ids[i]),
-            distance=float(general[i]),
-            general_distance=float(general[i]),
-            personal_distance=None,
-        )
-        for i in order
-    ]
-    return Ranking(images=images, personal_weight=0.0, personal_head_version=None)
+def _calibration(head_row: Any) -> scoring.Calibration | None:
+    """The head's stored distance scales, unless the paper's raw eq. 18 is configured."""
+    if not knob("PSBIR_PERSONAL_CALIBRATED"):
+        return None
+    return scoring.Calibration.from_dict((head_row.details or {}).get("calibration"))
+
+
+def _memory(user: Any, candidate_ids: np.ndarray) -> tuple[np.ndarray | None, int]:
+    """Each candidate's general distance to the nearest photo the user marked, counting only
+    marks among these candidates (marks on other subjects do not pull this search around);
+    (None, 0) when there is none or the memory is switched off."""
+    if not knob("PSBIR_PERSONAL_MEMORY") or not len(candidate_ids):
+        return None, 0
+    limit = knob("PSBIR_PERSONAL_MEMORY_MARKS")
+    marked = set(selectors.marked_image_ids(user=user, limit=limit))
+    in_view = [int(i) for i in candidate_ids.tolist() if int(i) in marked]
+    if not in_view:
+        return None, 0
+    from retrieval.selectors import stored_vectors
+
+    vectors = stored_vectors(tenant_id=user.tenant_id, image_ids=candidate_ids.tolist())
+    marks = [vectors[i] for i in in_view if i in vectors]
+    if not marks:
+        return None, 0
+    dim = len(marks[0])
+    rows = np.stack([vectors.get(int(i), np.full(dim, np.nan)) for i in candidate_ids.tolist()])
+    memory = scoring.memory_distances(rows, np.stack(marks))
+    # A candidate whose vector is not stored (being re-indexed) gets the farthest memory.
+    finite = np.isfinite(memory)
+    memory[~finite] = memory[finite].max() if finite.any() else 0.0
+    return memory, len(marks)
 
 
 def _personal_distances(

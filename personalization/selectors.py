@@ -77,6 +77,17 @@ def training_feedback(*, user: Any) -> QuerySet[Feedback]:
     )
 
 
+def marked_image_ids(*, user: Any, limit: int) -> list[int]:
+    """The photos of the user's ``limit`` newest live marks (the ranking's memory term)."""
+    ids = (
+        training_feedback(user=user)
+        .filter(result__isnull=False)
+        .order_by("-id")
+        .values_list("result__image_id", flat=True)[: max(int(limit), 0)]
+    )
+    return list(dict.fromkeys(int(i) for i in ids))
+
+
 def feedback_watermark(*, user: Any) -> int:
     """Highest feedback id the user's latest head (ready, failed or training) was built on."""
     head = (

@@ -80,17 +80,18 @@ from retrieval.engine.device import resolve_device
 from retrieval.engine.featurize import dataset_features
 from retrieval.engine.general_training.cache import DEFAULT_CACHE_DIR
 from retrieval.engine.general_training.recipe import RECIPES, RecipeConfig
-from retrieval.engine.heads import VGG16_HEAD_PATH, bootstrap_conv6_head, head_metadata
+from retrieval.engine.heads import DEFAULT_HEAD_PATH, bootstrap_conv6_head, head_metadata
 from retrieval.engine.pipeline import FeatureExtractor
+from retrieval.engine.trunks import trunk_spec
 from retrieval.engine.weights import default_model_dir
 
-PROTOCOL_VERSION = 1
-# The edge method when neither the option nor the head's metadata names one: the general
-# training recipe's default, and the one the shared conv5 cache of sketchy-mini is filled with.
+PROTOCOL_VERSION = 2
+# The edge method of an edge-input trunk (VGG-16) when neither the option nor the head's
+# metadata names one: the one the shared conv5 cache of sketchy-mini is filled with.
 DEFAULT_EDGE_METHOD = "canny"
 METHOD_NAMES = {
-    "general": "general model (conv6)",
-    "untrained": "untrained conv1-5, max-pooled",
+    "general": "general model (trained head)",
+    "untrained": "untrained trunk map, max-pooled",
     "hog": "HOG on edge maps",
 }
 QUICK = {
@@ -116,6 +117,7 @@ class ProtocolConfig:
     cache_dir: Path = DEFAULT_CACHE_DIR
     device: str = "auto"
     general_recipe: str = "nce_cls"
+    head_scope: str = "auto"  # personal heads: auto | projection | full (see head_scope)
     general_epochs: int = RecipeConfig().epochs
     hog: bool = True
     personalization: bool = True
@@ -126,22 +128,27 @@ class ProtocolConfig:
         return asdict(self)
 
 
-def make_extractor(config: ProtocolConfig, edge_method: str):
+def make_extractor(config: ProtocolConfig, checkpoint: Path | None):
     if config.quick:
         return GridExtractor()
+    metadata = head_metadata(checkpoint) if checkpoint is not None else {}
+    trunk = metadata.get("trunk") or "vgg16_hed"
+    edge_method = DEFAULT_EDGE_METHOD  # not read by an RGB trunk
+    if trunk_spec(trunk).photo_input == "edges":
+        edge_method = config.edge_method or metadata.get("edge_method") or DEFAULT_EDGE_METHOD
     return FeatureExtractor(
+        trunk=trunk,
         model_dir=Path(config.model_dir or default_model_dir()),
         device=config.device,
         edge_method=edge_method,
     )
 
 
-def _edge_method(config: ProtocolConfig, checkpoint: Path | None) -> str:
-    if config.edge_method:
-        return config.edge_method
-    if checkpoint is not None and checkpoint.is_file():
-        return head_metadata(checkpoint).get("edge_method") or DEFAULT_EDGE_METHOD
-    return DEFAULT_EDGE_METHOD
+def head_scope(requested: str, general_head: torch.nn.Module) -> str:
+    """``auto``: the product's projection on EfficientNet heads, the paper's full head else."""
+    if requested != "auto":
+        return requested
+    return "projection" if hasattr(general_head, "pooled") else "full"
 
 
 def _query_self(sel: Selection, gallery: np.ndarray) -> np.ndarray:
@@ -173,9 +180,10 @@ def run_protocol(config: ProtocolConfig) -> dict:
             raise ValueError("no test query: every category needs at least 2 query sketches")
         checkpoint = None
         if not config.train_general:
-            checkpoint = Path(config.general_checkpoint or VGG16_HEAD_PATH)
-        edge_method = _edge_method(config, checkpoint)
-        extractor = make_extractor(config, edge_method)
+            checkpoint = Path(config.general_checkpoint or DEFAULT_HEAD_PATH)
+            if not checkpoint.is_file():
+                raise FileNotFoundError(f"no general head at {checkpoint}")
+        extractor = make_extractor(config, checkpoint)
 
     with timer.stage("features"):
         photo_maps, sketch_maps = dataset_features(
@@ -200,7 +208,14 @@ def run_protocol(config: ProtocolConfig) -> dict:
         query_is_test=sel.query_is_test,
         query_self=_query_self(sel, sel.personal_photos),
     )
-    personal_cfg = replace(config.personal, device=str(device), seed=config.seed)
+    gallery.general_head = model.head
+    scope = head_scope(config.head_scope, model.head)
+    personal_cfg = replace(
+        config.personal,
+        device=str(device),
+        seed=config.seed,
+        finetune=replace(config.personal.finetune, scope=scope),
+    )
     tasks, _ = user_tasks(gallery, sel.parents) if config.personalization else ([], {})
     round_steps = sum(
         min(personal_cfg.feedback_rounds, len(t.train))
@@ -248,11 +263,12 @@ def run_protocol(config: ProtocolConfig) -> dict:
         "config": config.as_dict(),
         "models": {
             "extractor": {
-                "kind": "grid stand-in (--quick)" if config.quick else "VGG-16 conv1-5",
+                "kind": "grid stand-in (--quick)" if config.quick else extractor.trunk,
                 "version": extractor.version(),
                 "edge_method": extractor.edge_method,
             },
             "general": model.info,
+            "personal_head_scope": scope,
         },
         "machine": machine(device),
         "code": code_version(),
@@ -262,12 +278,20 @@ def run_protocol(config: ProtocolConfig) -> dict:
             "plot": "pr_general.png",
         },
         "personalization": {**personal, "plots": plots},
+        "rounds": rounds_points(personal),
         "paper": PAPER,
         "stages_seconds": timer.seconds,
         "wall_seconds": timer.total(),
     }
     write_json(out / "report.json", report)
     return report
+
+
+def rounds_points(personal: dict) -> list[dict]:
+    """The rounds curve as ``[{"round", "product", "general", "rocchio", "one_nn"}, ...]``
+    (fine-grained mAP averaged over the users; every other measured ranking beside)."""
+    curve = (personal.get("rounds") or {}).get("curve") or []
+    return [dict(point) for point in curve]
 
 
 def _general_model(config, sel, checkpoint, photo_maps, sketch_maps, device) -> GeneralModel:
@@ -348,7 +372,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--general-checkpoint",
         type=Path,
         default=None,
-        help=f"conv6 head to evaluate (default: {VGG16_HEAD_PATH.name})",
+        help=f"general head to evaluate (default: the shipped {DEFAULT_HEAD_PATH.name})",
     )
     group.add_argument(
         "--train-general",
@@ -381,6 +405,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add("--finetune-rounds", type=int, default=None, help="fine-tuning epochs (paper: 20)")
     add("--finetune-batch", type=int, default=FinetuneConfig().batch_size)
+    add(
+        "--head-scope",
+        choices=("auto", "projection", "full"),
+        default="auto",
+        help="what a personal head retrains: the final projection (the product's, EfficientNet "
+        "heads) or the whole head (the paper's); auto: projection where possible",
+    )
     add("--weights", type=float, nargs="+", default=list(PAPER_WEIGHTS))
     add("--feedback-rounds", type=int, default=None, help=f"({defaults.feedback_rounds})")
     add("--rounds-users", type=int, default=0, help="users in the rounds experiment (0: all)")
@@ -426,6 +457,7 @@ def config_from_args(args: argparse.Namespace) -> ProtocolConfig:
         cache_dir=Path(cache_dir),
         device=args.device,
         general_recipe=args.general_recipe,
+        head_scope=args.head_scope,
         general_epochs=pick(args.general_epochs, QUICK["general_epochs"], RecipeConfig().epochs),
         hog=not args.no_hog,
         personalization=not args.no_personalization,

@@ -25,7 +25,6 @@ from personalization.engine.protocol_features import photo_edge_maps, sketch_map
 from personalization.engine.protocol_metrics import rank, relevance, squared_distances, summary
 from personalization.engine.scoring import head_vectors
 from retrieval.engine.data import SketchPhotoDataset
-from retrieval.engine.encoder import Conv6Head
 from retrieval.engine.general_training.recipe import RecipeConfig, train_head
 from retrieval.engine.heads import head_metadata, load_head
 from retrieval.engine.hog_baseline import hog_descriptors
@@ -34,7 +33,7 @@ from retrieval.engine.train_general import build_train_data
 
 @dataclass
 class GeneralModel:
-    head: Conv6Head
+    head: torch.nn.Module  # conv6 or an EfficientNet head
     info: dict = field(default_factory=dict)  # what the report records about it
 
 
@@ -58,6 +57,7 @@ def load_general(path: Path, *, seed: int) -> GeneralModel:
         "path": str(path),
         "kind": metadata.get("kind"),
         "trained": metadata.get("trained", metadata.get("kind") != "bootstrap"),
+        "trunk": metadata.get("trunk"),
         "edge_method": metadata.get("edge_method"),
         "recipe": metadata.get("recipe"),
         "trained_on": trained_on,
@@ -106,11 +106,12 @@ def train_general(
 
 
 def untrained_vectors(maps: np.ndarray) -> np.ndarray:
-    """conv5 maps (N, 512, 8, 8) -> (N, 512) global max-pool (no conv6)."""
+    """Trunk maps (N, C, 8, 8) -> (N, C) global max-pool (no head)."""
     maps = np.asarray(maps)
+    channels = maps.shape[1] if maps.ndim == 4 else 512
     if not len(maps):
-        return np.zeros((0, 512), np.float32)
-    return maps.reshape(len(maps), 512, -1).max(axis=2).astype(np.float32)
+        return np.zeros((0, channels), np.float32)
+    return maps.reshape(len(maps), channels, -1).max(axis=2).astype(np.float32)
 
 
 def query_maps_for_hog(sel: Selection, queries: np.ndarray) -> list[np.ndarray]:

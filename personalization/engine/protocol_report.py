@@ -195,5 +195,11 @@ def text_summary(report: dict) -> str:
         sweep = ", ".join(f"w={w}: {v['map']:.3f}" for w, v in personal["w_sweep"].items())
         lines.append(f"  w sweep {sweep}")
         lines.append(f"  rounds: {personal['rounds']['verdict']}")
+        for point in report.get("rounds") or []:
+            lines.append(
+                f"    round {point['round']:2d}: product {point['product']:.3f}  general "
+                f"{point['general']:.3f}  rocchio {point['rocchio']:.3f}  1-NN "
+                f"{point['one_nn']:.3f}  head {point['head']:.3f}"
+            )
     lines.append(f"  wall time {report['wall_seconds']:.0f} s")
     return "\n".join(lines)

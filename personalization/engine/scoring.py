@@ -1,20 +1,29 @@
-"""Personal distances (eq. 16) and the w-mixed ranking (eqs. 18-19).
+"""Personal distances (eq. 16), the w-mixed ranking (eqs. 18-19) and the memory term.
 
-We re-score the general index's candidates with the user's head from their cached conv5
+We re-score the general index's candidates with the user's head from their cached trunk
 maps instead of keeping a personal index of the whole library per user: the benchmark
 (``python -m personalization.engine.benchmark``, docs/personalization.md) measures the
 recall this costs against exact eq. 19 over the whole library, and the latency both add.
 
-The distances are mixed raw, as in the paper: d_general and d_personal come from different
-heads and need not share a scale, so w is a knob on raw distances, not on a calibrated
-probability.
+**Calibrated mix.** d_general and d_personal come from different heads and need not share a
+scale (a conv6 head's distances are in the hundreds, a unit-vector head's in [0, 2]), so a
+raw mix gives w a different meaning for every head. :func:`mix` divides each distance by its
+head's :func:`distance_scale` (measured when the personal head is trained, stored with it),
+then multiplies by the general scale so that w = 0 is exactly the general distance. The
+paper's raw eq. 18 is ``calibration=None``.
+
+**Memory.** :func:`memory_distances` is each photo's distance to the nearest photo the user
+marked (general vectors): what 1-NN relevance feedback ranks by. :func:`with_memory` adds it
+to the mixed distance, so a mark changes the next search before any training.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -56,12 +65,82 @@ def personal_distances(
     return np.linalg.norm(vectors[1:] - vectors[0], axis=1).astype(np.float32)
 
 
-def mix(general: np.ndarray, personal: np.ndarray, w: float) -> np.ndarray:
-    """Eq. 18: (1 - w) * d_general + w * d_personal, on raw distances."""
+# How much of the ranking the memory term takes once a user has marks: the share 1-NN
+# relevance feedback gives it (protocol_baselines.nn_rerank_distances).
+MEMORY_WEIGHT = 0.5
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The distance unit of each head of eq. 18 (:func:`distance_scale`)."""
+
+    general: float = 1.0
+    personal: float = 1.0
+
+    @classmethod
+    def from_dict(cls, values: dict | None) -> Calibration | None:
+        """From a head's stored ``{"general": g, "personal": p}``; None when incomplete."""
+        try:
+            general, personal = float(values["general"]), float(values["personal"])
+        except (TypeError, KeyError, ValueError):
+            return None
+        if not all(math.isfinite(v) and v > 0 for v in (general, personal)):
+            return None
+        return cls(general=general, personal=personal)
+
+
+def distance_scale(sketch_vectors: np.ndarray, photo_vectors: np.ndarray) -> float:
+    """Median Euclidean distance over every (sketch, photo) pair: a head's distance unit.
+
+    A robust typical distance between a query and a library photo; dividing by it puts two
+    heads whose distances differ by a constant factor on the same scale.
+    """
+    a = np.asarray(sketch_vectors, np.float64)
+    b = np.asarray(photo_vectors, np.float64)
+    if not len(a) or not len(b):
+        return 1.0
+    d2 = (a**2).sum(1)[:, None] + (b**2).sum(1)[None, :] - 2.0 * a @ b.T
+    scale = float(np.median(np.sqrt(np.maximum(d2, 0.0))))
+    return scale if math.isfinite(scale) and scale > 0 else 1.0
+
+
+def mix(
+    general: np.ndarray,
+    personal: np.ndarray,
+    w: float,
+    calibration: Calibration | None = None,
+) -> np.ndarray:
+    """Eq. 18: (1 - w) * d_general + w * d_personal.
+
+    With ``calibration``: (1 - w) * d_general + w * d_personal * (s_general / s_personal),
+    i.e. both distances in units of their head's scale, expressed in the general one's.
+    """
     w = check_weight(w)
-    return (1.0 - w) * np.asarray(general, dtype=np.float64) + w * np.asarray(
-        personal, dtype=np.float64
-    )
+    general = np.asarray(general, dtype=np.float64)
+    personal = np.asarray(personal, dtype=np.float64)
+    if calibration is not None:
+        personal = personal * (calibration.general / calibration.personal)
+    return (1.0 - w) * general + w * personal
+
+
+def memory_distances(candidate_vectors: np.ndarray, marked_vectors: np.ndarray) -> np.ndarray:
+    """(N,) each candidate's Euclidean distance to the nearest marked photo (general space)."""
+    c = np.asarray(candidate_vectors, np.float64)
+    m = np.asarray(marked_vectors, np.float64)
+    if not len(m):
+        return np.zeros(len(c))
+    d2 = (c**2).sum(1)[:, None] + (m**2).sum(1)[None, :] - 2.0 * c @ m.T
+    return np.sqrt(np.maximum(d2, 0.0)).min(axis=1)
+
+
+def with_memory(
+    distances: np.ndarray, memory: np.ndarray | None, weight: float = MEMORY_WEIGHT
+) -> np.ndarray:
+    """(1 - weight) * distances + weight * memory; the distances unchanged without memory."""
+    distances = np.asarray(distances, dtype=np.float64)
+    if memory is None:
+        return distances
+    return (1.0 - weight) * distances + weight * np.asarray(memory, dtype=np.float64)
 
 
 def top_k_order(distances: np.ndarray, top_k: int) -> np.ndarray:

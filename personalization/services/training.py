@@ -39,14 +39,24 @@ QUEUED_TIMEOUT = timedelta(hours=6)
 # --- configuration (settings with defaults, so the site settings stay short) -----------
 
 
-def finetune_config(*, seed: int = 0) -> Any:
+def finetune_config(*, seed: int = 0, scope: str = "projection") -> Any:
     from personalization.engine.finetune import FinetuneConfig
 
     return FinetuneConfig(
         rounds=knob("PSBIR_PERSONAL_ROUNDS"),
         batch_size=knob("PSBIR_PERSONAL_BATCH_SIZE"),
         seed=seed,
+        scope=scope,
     )
+
+
+def general_head_for(model_version: str) -> Any:
+    """The serving general head when the feedback's maps are of its model version (the
+    personal head's projection is trained on it and its scale calibrates eq. 18), else None."""
+    from retrieval.engine_runtime import get_engine
+
+    engine = get_engine()
+    return engine.general_head if engine.model_version == model_version else None
 
 
 def samples_per_branch() -> int:
@@ -214,7 +224,11 @@ def _train(job: TrainingJob, head: PersonalHead) -> TrainingJob:
     job_leases.beat(job, progress=job.progress, message=job.message)
     _publish_state(job)
 
-    config = finetune_config(seed=head.version)
+    general_head = general_head_for(inputs.model_version)
+    # The product's personal head retrains the general head's final projection (seconds,
+    # docs/personalization.md); the whole head when there is no EfficientNet general head.
+    scope = "projection" if hasattr(general_head, "pooled") else "full"
+    config = finetune_config(seed=head.version, scope=scope)
     curve: list[float] = []
 
     def on_round(done: int, total: int, loss: float) -> None:
@@ -233,6 +247,7 @@ def _train(job: TrainingJob, head: PersonalHead) -> TrainingJob:
         config=config,
         progress=on_round,
         device=str(resolve_device(settings.PSBIR_DEVICE)),
+        general_head=general_head,
     )
     counts = inputs.training_set.counts()
     head.details = {
@@ -243,12 +258,15 @@ def _train(job: TrainingJob, head: PersonalHead) -> TrainingJob:
         "missing_branches": {str(k): v for k, v in inputs.training_set.missing.items()},
         "seconds": round(result.seconds, 2),
         "steps": result.steps,
+        # Distance scales of the general and this head (scoring.mix); {} when unknown.
+        "calibration": result.calibration if "general" in result.calibration else {},
         "config": {
             "rounds": config.rounds,
             "batch_size": config.batch_size,
             "lr": config.lr,
             "lr_halve_every": config.lr_halve_every,
             "trunk": result.trunk,
+            "scope": result.scope,
             "q": result.q,
             "h1": result.q / 10,
             "h2": result.q / 2,

@@ -30,8 +30,27 @@
   var sliderValue = document.querySelector("[data-pz-weight-value]");
   var saveTimer = null;
 
+  var weightWords = document.querySelector("[data-pz-weight-words]");
+
+  // What w does, in words. Both models' distances are calibrated to one scale
+  // (personalization/engine/scoring.py), so "equally" means the same for every head.
+  function describeWeight(value) {
+    var w = Number(value);
+    var personal = Math.round(w * 100);
+    if (w <= 0) return "Only the general model orders your results.";
+    if (w >= 1) return "Only your personalized model orders the top results.";
+    if (Math.abs(w - 0.5) < 0.025) return "Your personalized model and the general model count equally.";
+    if (w < 0.5) {
+      return "Mostly the general model (" + (100 - personal) + "%); your personalized model " +
+        "nudges the order (" + personal + "%).";
+    }
+    return "Mostly your personalized model (" + personal + "%); the general model keeps " +
+      (100 - personal) + "% of the say.";
+  }
+
   function showWeight(value) {
     if (sliderValue) sliderValue.textContent = Number(value).toFixed(2);
+    if (weightWords) weightWords.textContent = describeWeight(value);
   }
 
   function useWeight(value) {

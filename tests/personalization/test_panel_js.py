@@ -87,6 +87,9 @@ def test_panel_marks_results_sets_w_and_follows_training(member_a, monkeypatch):
 
         # The stored w (site default 0.5) is what the next search sends.
         assert page.evaluate("PSBIR.searchOptions.personal_weight") == 0.5
+        words = page.locator("[data-pz-weight-words]")
+        assert words.inner_text() == "Your personalized model and the general model count equally."
+        assert "at once" in page.get_by_test_id("memory-note").inner_text()
 
         # Results arrive: every card gets a mark button; marking one posts feedback.
         page.evaluate(
@@ -114,6 +117,10 @@ def test_panel_marks_results_sets_w_and_follows_training(member_a, monkeypatch):
         # Moving the slider: used at once, stored after a pause.
         page.locator("[data-pz-weight]").fill("0.8")
         assert page.evaluate("PSBIR.searchOptions.personal_weight") == 0.8
+        assert words.inner_text().startswith("Mostly your personalized model (80%)")
+        page.locator("[data-pz-weight]").fill("0")
+        assert words.inner_text() == "Only the general model orders your results."
+        page.locator("[data-pz-weight]").fill("0.8")
         page.clock.fast_forward(1000)
         page.wait_for_function("1")
         patches = [c for c in calls if c[0] == "PATCH"]
