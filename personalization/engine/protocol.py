@@ -221,7 +221,8 @@ def run_protocol(config: ProtocolConfig) -> dict:
         min(personal_cfg.feedback_rounds, len(t.train))
         for t in rounds_order(tasks, personal_cfg.rounds_users)
     )
-    bar = tqdm(total=3 + len(tasks) + round_steps, desc="protocol", disable=not config.progress)
+    table3_tasks = len(rounds_order(tasks, personal_cfg.table3_users))
+    bar = tqdm(total=3 + table3_tasks + round_steps, desc="protocol", disable=not config.progress)
 
     with timer.stage("general_eval"):
         general = _general_eval(
@@ -415,6 +416,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--weights", type=float, nargs="+", default=list(PAPER_WEIGHTS))
     add("--feedback-rounds", type=int, default=None, help=f"({defaults.feedback_rounds})")
     add("--rounds-users", type=int, default=0, help="users in the rounds experiment (0: all)")
+    add("--table3-users", type=int, default=0, help="users in Table 3 / the w sweep (0: all)")
     add("--shown", type=int, default=defaults.shown, help="results a user looks at per round")
     add("--candidates", type=int, default=0, help="re-score the general top C (0: all)")
     add("--no-progress", action="store_true")
@@ -437,6 +439,7 @@ def config_from_args(args: argparse.Namespace) -> ProtocolConfig:
         weights=tuple(sorted(float(w) for w in args.weights)),
         feedback_rounds=pick(args.feedback_rounds, QUICK["feedback_rounds"], base.feedback_rounds),
         rounds_users=args.rounds_users,
+        table3_users=args.table3_users,
         shown=args.shown,
         candidates=args.candidates,
     )

@@ -59,6 +59,7 @@ class PersonalConfig:
     weights: tuple[float, ...] = PAPER_WEIGHTS
     feedback_rounds: int = 5
     rounds_users: int = 0  # how many users run the rounds experiment; 0 = all
+    table3_users: int = 0  # how many users Table 3 and the w sweep fine-tune for; 0 = all
     shown: int = 20  # results a user looks at per round (PSBIR_DEFAULT_TOP_K)
     candidates: int = 0  # 0: eq. 19 over the whole gallery; C: re-score the general top C
     neighbours: int = 3  # derived sub-category of a marked photo: itself + 3 neighbours
@@ -417,7 +418,7 @@ def personalization_stage(
             "skipped_parents": skipped,
         }
     users = []
-    for task in tasks:
+    for task in rounds_order(tasks, config.table3_users):
         users.append(table3_user(task, g, config))
         if on_task:
             on_task(f"{task.parent}/{task.sub}")
