@@ -17,6 +17,9 @@ class TenantSerializer(serializers.ModelSerializer):
 
 class MeSerializer(serializers.ModelSerializer):
     tenant = TenantSerializer(read_only=True, allow_null=True)
+    # Not ``format: email``: a user without an address has "" (the model's blank), which
+    # would break that format in every response.
+    email = serializers.CharField(read_only=True, help_text='An email address, or "" if none.')
     is_tenant_admin = serializers.BooleanField(read_only=True)
 
     class Meta:
@@ -35,6 +38,9 @@ class MeSerializer(serializers.ModelSerializer):
 
 
 class MemberSerializer(serializers.ModelSerializer):
+    # Not ``format: email``: a user without an address has "" (the model's blank), which
+    # would break that format in every response.
+    email = serializers.CharField(read_only=True, help_text='An email address, or "" if none.')
     status = serializers.SerializerMethodField(
         help_text="active, invited (has not set a password yet) or deactivated"
     )

@@ -7,7 +7,7 @@ tenant admin) those of a user of the same organisation. Anything else is a 404.
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,6 +18,7 @@ from accounts.permissions import IsTenantMember
 from personalization import selectors
 from personalization.serializers import (
     FeedbackCreateSerializer,
+    FeedbackFilterSerializer,
     FeedbackSerializer,
     PersonalHeadSerializer,
     RollbackResultSerializer,
@@ -37,14 +38,16 @@ class FeedbackListApi(APIView):
 
     @extend_schema(
         tags=[TAG],
-        parameters=[OpenApiParameter("query_id", int, description="Only this query's feedback")],
+        parameters=[FeedbackFilterSerializer],
         responses=FeedbackSerializer(many=True),
         description="Your live (not withdrawn) feedback, newest first.",
     )
     def get(self, request: Request) -> Response:
-        query_id = request.query_params.get("query_id")
+        # A query_id that is not a whole number >= 1 (`null`, `abc`) is a 400, not "all".
+        filters = FeedbackFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
         rows = selectors.feedback_list(
-            user=request.user, query_id=int(query_id) if query_id and query_id.isdigit() else None
+            user=request.user, query_id=filters.validated_data.get("query_id")
         )
         return Response(FeedbackSerializer(rows[:MAX_LIST], many=True).data)
 
@@ -98,14 +101,25 @@ class SettingsApi(APIView):
         "personalized model only. A search can still override it per request.",
     )
     def patch(self, request: Request) -> Response:
-        data = WeightSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        preferences.personal_weight_set(
-            user=request.user, personal_weight=data.validated_data["personal_weight"]
-        )
-        return Response(SettingsSerializer(selectors.settings_for(user=request.user)).data)
+        return self._save(request, partial=True)  # PATCH is partial: {} changes nothing
 
-    put = patch
+    @extend_schema(
+        tags=[TAG],
+        request=WeightSerializer,
+        responses={200: SettingsSerializer, 400: OpenApiResponse(description="w not in [0, 1].")},
+        description="Set your w (eq. 18); `personal_weight` is required.",
+    )
+    def put(self, request: Request) -> Response:
+        return self._save(request, partial=False)
+
+    def _save(self, request: Request, *, partial: bool) -> Response:
+        data = WeightSerializer(data=request.data, partial=partial)
+        data.is_valid(raise_exception=True)
+        if "personal_weight" in data.validated_data:
+            preferences.personal_weight_set(
+                user=request.user, personal_weight=data.validated_data["personal_weight"]
+            )
+        return Response(SettingsSerializer(selectors.settings_for(user=request.user)).data)
 
 
 class StatusApi(APIView):

@@ -8,7 +8,10 @@ from personalization.models import Feedback, PersonalHead, TrainingJob
 
 
 class FeedbackSerializer(serializers.ModelSerializer):
-    image_id = serializers.IntegerField(source="result.image_id", read_only=True, default=None)
+    # null for "None of these" (a mark on the query, not on one result).
+    image_id = serializers.IntegerField(
+        source="result.image_id", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = Feedback
@@ -48,13 +51,22 @@ class WeightSerializer(serializers.Serializer):
     )
 
 
+class FeedbackFilterSerializer(serializers.Serializer):
+    query_id = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, help_text="Only this query's feedback."
+    )
+
+
 class SettingsSerializer(WeightSerializer):
     default_weight = serializers.FloatField(read_only=True)
     is_default = serializers.BooleanField(read_only=True)
 
 
 class TrainingJobSerializer(serializers.ModelSerializer):
-    version = serializers.IntegerField(source="head.version", read_only=True, default=None)
+    # null until the job has a head (queued, or failed before training started).
+    version = serializers.IntegerField(
+        source="head.version", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = TrainingJob

@@ -175,6 +175,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every operation declares the error statuses any endpoint can answer, in the one error
+    # shape (psbir_site/api_schema.py); enums first, as drf-spectacular's default hook does.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "psbir_site.api_schema.add_error_responses",
+    ],
 }
 
 

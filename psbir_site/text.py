@@ -88,6 +88,9 @@ class PrintableTextField(serializers.CharField):
         self.validators.append(RegexValidator(pattern))
 
     def run_validation(self, data: Any = serializers.empty) -> Any:
+        if data not in (serializers.empty, None) and not isinstance(data, str):
+            # DRF's CharField would turn 0 or true into "0" / "True": a text must be sent as one.
+            raise serializers.ValidationError("Must be text.")
         if isinstance(data, str):
             problem = text_problem(
                 data,

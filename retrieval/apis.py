@@ -44,10 +44,17 @@ from retrieval.services import indexing, libraries, search, sessions
 TAG_LIBRARIES = "libraries"
 TAG_SEARCH = "search"
 MAX_LIST = 1000
+MAX_OFFSET = 2**31
 PAGE_PARAMETERS = [
-    OpenApiParameter("offset", int, description="Rows to skip (default 0)."),
     OpenApiParameter(
-        "limit", int, description=f"Rows to return, 1..{MAX_LIST} (default {MAX_LIST})."
+        "offset",
+        {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
+        description="Rows to skip (default 0).",
+    ),
+    OpenApiParameter(
+        "limit",
+        {"type": "integer", "minimum": 1, "maximum": MAX_LIST},
+        description=f"Rows to return, 1..{MAX_LIST} (default {MAX_LIST}).",
     ),
 ]
 
@@ -68,7 +75,7 @@ def _page_bound(request: Request, name: str, default: int, lowest: int, highest:
 def _paged(request: Request, rows: Any, serializer: type) -> Response:
     """One page of a list: ``?offset=&limit=``; the total count and the next page's URL go in
     the ``X-Total-Count`` and ``Link: <...>; rel="next"`` headers, so the body stays a list."""
-    offset = _page_bound(request, "offset", 0, 0, 2**31)
+    offset = _page_bound(request, "offset", 0, 0, MAX_OFFSET)
     limit = _page_bound(request, "limit", MAX_LIST, 1, MAX_LIST)
     total = rows.count()
     response = Response(serializer(rows[offset : offset + limit], many=True).data)
@@ -400,6 +407,8 @@ class SearchApi(APIView):
 
 class SessionListApi(APIView):
     permission_classes = [IsTenantMember]
+    # JSON only: a form body that parses to nothing would read as "no title" (a valid create).
+    parser_classes = [JSONParser]
 
     @extend_schema(
         tags=[TAG_SEARCH], parameters=PAGE_PARAMETERS, responses=SessionSerializer(many=True)
@@ -421,6 +430,8 @@ class SessionListApi(APIView):
 
 class SessionDetailApi(APIView):
     permission_classes = [IsTenantMember]
+    # JSON only: a form body that parses to nothing would read as "no title" (a valid create).
+    parser_classes = [JSONParser]
 
     @extend_schema(tags=[TAG_SEARCH], responses=SessionDetailSerializer)
     def get(self, request: Request, pk: int) -> Response:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import reverse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from psbir_site.api_schema import NULLABLE_STRING
 from retrieval.serializers import media_urls
 
 
@@ -104,7 +104,7 @@ class ResultWhySerializer(serializers.Serializer):
     def get_photo_url(self, obj: Any) -> str:
         return media_urls(obj.image_id)["photo_url"]
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(NULLABLE_STRING)
     def get_edges_url(self, obj: Any) -> str | None:
         """The photo's edge map, where the model uses one (null for RGB trunks)."""
         return media_urls(obj.image_id)["edges_url"] if obj.image.edge_map else None
@@ -131,6 +131,6 @@ class IndexEntrySerializer(serializers.Serializer):
     has_edge_map = serializers.BooleanField()
     edges_url = serializers.SerializerMethodField()
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(NULLABLE_STRING)
     def get_edges_url(self, obj: dict[str, Any]) -> str | None:
         return media_urls(obj["image_id"])["edges_url"] if obj["has_edge_map"] else None

@@ -7,10 +7,10 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from psbir_site.api_schema import NULLABLE_STRING
 from psbir_site.text import PrintableTextField
 from retrieval.models import (
     ImageLibrary,
@@ -98,7 +98,7 @@ class ImageSerializer(serializers.ModelSerializer):
     def get_thumb_url(self, obj: LibraryImage) -> str:
         return media_urls(obj.pk)["thumb_url"]
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(NULLABLE_STRING)
     def get_edges_url(self, obj: LibraryImage) -> str | None:
         return media_urls(obj.pk)["edges_url"] if obj.edge_map else None
 
@@ -219,6 +219,16 @@ class SearchRequestSerializer(serializers.Serializer):
         help_text="Start a new session for this query. Without it (and without `session`) the "
         "query joins your most recent session.",
     )
+
+    def to_internal_value(self, data: Any) -> Any:
+        # A multipart form cannot carry a JSON null: the text "null" stands for it there, as
+        # an empty value does, for the fields that may be null.
+        if hasattr(data, "getlist"):
+            data = data.copy()
+            for name, field in self.fields.items():
+                if getattr(field, "allow_null", False) and data.get(name) in ("null", ""):
+                    data[name] = None
+        return super().to_internal_value(data)
 
     def validate_strokes(self, value: Any) -> Any:
         # Multipart requests carry the strokes as a JSON string.
@@ -361,7 +371,7 @@ class SessionSerializer(serializers.ModelSerializer):
         fields = ["id", "title", "created_at", "updated_at", "query_count", "last_sketch_url"]
         read_only_fields = ["id", "created_at", "updated_at", "query_count", "last_sketch_url"]
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(NULLABLE_STRING)
     def get_last_sketch_url(self, obj: SearchSession) -> str | None:
         recent = getattr(obj, "recent", None)
         if recent is None:
