@@ -50,7 +50,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from personalization.engine.dataset import TrainingSet
-from personalization.engine.scoring import distance_scale, head_vectors
+from personalization.engine.scoring import distance_scale
 from retrieval.engine.heads import new_head as new_trunk_head
 from retrieval.engine.losses import ThreeBranchLoss
 from retrieval.engine.trunks import trunk_of_maps, trunk_spec
@@ -201,8 +201,17 @@ def finetune_head(
         result.diverged, result.error = True, "non-finite weights after training"
     head.eval()
     if not result.diverged:
+        general_embed = None
+        if general_head is not None:
+            general_head = general_head.to(device).eval()
+            general_embed = general_head
+            if config.scope == "projection":  # inputs are pooled: the general fc on them
+
+                def general_embed(pooled: torch.Tensor) -> torch.Tensor:
+                    return F.normalize(general_head.fc(pooled), dim=1)
+
         result.calibration = _calibration(
-            head, general_head, sketch_maps, photo_maps, training_set, device
+            embed, general_embed, sketches, photos, training_set, device
         )
     result.seconds = time.perf_counter() - started
     return result
@@ -241,24 +250,29 @@ def _pooled(head: nn.Module, maps: torch.Tensor, device: str, batch: int = 128) 
 
 @torch.no_grad()
 def _calibration(
-    head: nn.Module,
-    general_head: nn.Module | None,
-    sketch_maps: np.ndarray,
-    photo_maps: np.ndarray,
+    personal: Callable[[torch.Tensor], torch.Tensor],
+    general: Callable[[torch.Tensor], torch.Tensor] | None,
+    sketches: torch.Tensor,
+    photos: torch.Tensor,
     training_set: TrainingSet,
     device: str,
 ) -> dict[str, float]:
-    # Every training sketch against (at most 512 of) the training photos: enough for a
-    # median, and bounded whatever the training set's size.
-    photo_rows = np.unique(training_set.photo_index)[:512]
+    """Each head's :func:`.scoring.distance_scale` over the training sketches x (at most
+    512 of) the training photos: enough for a median, bounded whatever the set's size.
+    ``sketches`` / ``photos`` are what the embedding functions take (maps, or pooled
+    features for a projection)."""
+    rows = torch.from_numpy(np.unique(training_set.photo_index)[:512])
     out = {}
-    for name, model in (("personal", head), ("general", general_head)):
-        if model is None:
+    for name, embed in (("personal", personal), ("general", general)):
+        if embed is None:
             continue
-        model = model.to(device).eval()
-        sketches = head_vectors(model, np.asarray(sketch_maps))
-        photos = head_vectors(model, np.asarray(photo_maps)[photo_rows])
-        out[name] = distance_scale(sketches, photos)
+        a = torch.cat(
+            [embed(sketches[i : i + 256].to(device)) for i in range(0, len(sketches), 256)]
+        )
+        b = torch.cat(
+            [embed(photos[rows[i : i + 256]].to(device)) for i in range(0, len(rows), 256)]
+        )
+        out[name] = distance_scale(a.float().cpu().numpy(), b.float().cpu().numpy())
     return out
 
 
