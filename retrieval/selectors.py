@@ -125,6 +125,28 @@ def query_get(*, user: Any, pk: Any, with_results: bool = True) -> SketchQuery:
 # --- general candidates from the served indexes --------------------------------------------
 
 
+def stored_vectors(*, tenant_id: int, image_ids: Sequence[int]) -> dict[int, np.ndarray]:
+    """General vectors of the tenant's photos ``image_ids`` as their served indexes hold
+    them (photos not indexed, or of another tenant, are left out)."""
+    rows = (
+        LibraryImage.objects.for_tenant(tenant_id)
+        .filter(pk__in=[int(i) for i in image_ids])
+        .select_related("library")
+    )
+    by_library: dict[int, tuple[ImageLibrary, list[int]]] = {}
+    for row in rows:
+        by_library.setdefault(row.library_id, (row.library, []))[1].append(row.pk)
+    out: dict[int, np.ndarray] = {}
+    for library, ids in by_library.values():
+        if not library.index_file:
+            continue  # not indexed (yet): no stored vectors
+        index = _served(library)
+        present = [i for i in ids if i in index]
+        if present:
+            out.update(zip(present, index.vectors(present), strict=True))
+    return out
+
+
 def _served(library: ImageLibrary) -> Any:
     try:
         return index_store.served_index(library)
