@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class RankedImage:
     image_id: int
-    distance: float  # what the ranking is sorted by: (1 - w) * general + w * personal
+    distance: float  # what the ranking is sorted by: eq. 18 (calibrated), memory mixed in
     general_distance: float
     personal_distance: float | None
     memory_distance: float | None = None  # to the nearest photo the user marked

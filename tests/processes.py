@@ -8,9 +8,11 @@ the suite runs on the scale-out profile) pointing at the test database.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -81,6 +83,59 @@ def worker_process(**extra_env: str) -> Iterator[subprocess.Popen]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def responds(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def start_daphne(**extra_env: str) -> tuple[subprocess.Popen, int]:
+    """daphne serving the project on a free port, once /healthz answers; stop with
+    :func:`stop_process`."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
+        + ["psbir_site.asgi:application"],
+        cwd=REPO,
+        env=child_env(PSBIR_DEVICE="cpu", OMP_NUM_THREADS="1", **extra_env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    if not wait_until(
+        lambda: responds(f"http://127.0.0.1:{port}/healthz"), timeout=60, interval=0.3
+    ):
+        process.terminate()
+        raise AssertionError(f"daphne did not start:\n{process.communicate(timeout=20)[0]}")
+    return process, port
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@contextmanager
+def daphne_server(**extra_env: str) -> Iterator[str]:
+    """A served site for the block: yields its base URL (browser tests)."""
+    process, port = start_daphne(DJANGO_ALLOWED_HOSTS="127.0.0.1", **extra_env)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_process(process)
 
 
 class GroupListener:

@@ -12,14 +12,17 @@ Stages (see :mod:`.protocol_data`, :mod:`.protocol_general`, :mod:`.protocol_per
 
 1. data: the folder (plain layout, or a photo library with ``manifest.csv``), the seeded
    7:3 split of the query sketches of each category, the items each stage uses;
-2. conv5 maps of those items, read from / added to the shared cache (``--cache-dir``);
-3. the general model: ``--general-checkpoint`` (default: the shipped head) or
-   ``--train-general`` (conv6 on the training sketches' cached conv5 maps, the engine's
-   recipe); the report records which, with its metadata and a weight hash;
+2. trunk maps of those items (the general head's trunk, read from its checkpoint), read
+   from / added to the shared cache (``--cache-dir``);
+3. the general model: ``--general-checkpoint`` (default: the shipped EfficientNet-Lite2
+   head) or ``--train-general`` (conv6 on cached VGG conv5 maps, for the paper's trunk and
+   ``--quick``); the report records which, with its metadata and a weight hash;
 4. general retrieval of the test queries over the gallery: mAP, P@10, P@100, P-R, for the
-   general model, the untrained network and HOG on edge maps;
-5. personalization: simulated users, fine-tuned heads, Table 3, the w sweep, feedback
-   rounds against Rocchio and 1-NN re-ranking.
+   general model, the untrained trunk and HOG on edge maps;
+5. personalization: simulated users, personal heads (``--head-scope``: the product's
+   projection or the paper's whole head), Table 3, the w sweep (calibrated eq. 18), and
+   feedback rounds where the product's ranking (head + memory term) and each of its parts
+   are measured against Rocchio and 1-NN re-ranking (``report["rounds"]``).
 
 Defaults are the paper's settings (100 positives per sketch, 20 fine-tuning rounds). On a
 CPU they take hours for sketchy-mini's 40 users; ``--per-branch``, ``--finetune-rounds``,

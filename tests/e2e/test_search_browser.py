@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import socket
-import subprocess
-import sys
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -24,26 +20,12 @@ from retrieval.models import LibraryImage
 from retrieval.services import images as image_services
 from retrieval.services import indexing
 from retrieval.services.libraries import library_create
-from tests.processes import REPO, child_env, wait_until
+from tests.processes import REPO, daphne_server
 from tests.retrieval.fakes import SHAPES, shape_png
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = REPO / "test-artifacts"
 PASSWORD = "draw-a-circle-2026"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _responds(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 @pytest.fixture
@@ -78,37 +60,8 @@ def demo_member(private_dirs, settings) -> User:
 
 @pytest.fixture
 def server(demo_member):
-    port = _free_port()
-    env = child_env(PSBIR_DEVICE="cpu", OMP_NUM_THREADS="1", DJANGO_ALLOWED_HOSTS="127.0.0.1")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "psbir_site.asgi:application",
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        if not wait_until(lambda: _responds(f"{base}/healthz"), timeout=60, interval=0.3):
-            process.terminate()
-            raise AssertionError(f"daphne did not start:\n{process.communicate(timeout=20)[0]}")
+    with daphne_server() as base:
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 @pytest.mark.browser

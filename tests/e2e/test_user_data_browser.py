@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import urllib.request
 import zipfile
 from collections.abc import Iterator
 from typing import Any
@@ -27,25 +23,11 @@ from personalization.models import Feedback
 from retrieval import photos
 from retrieval.models import SearchSession
 from tests.personalization import factories
-from tests.processes import REPO, child_env, wait_until
+from tests.processes import REPO, daphne_server
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = REPO / "test-artifacts"
 PASSWORD = "my-own-data-2026"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _responds(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 @pytest.fixture
@@ -70,29 +52,8 @@ def owner(settings: Any) -> User:
 
 @pytest.fixture
 def server(owner: User) -> Iterator[str]:
-    port = _free_port()
-    env = child_env(PSBIR_DEVICE="cpu", OMP_NUM_THREADS="1", DJANGO_ALLOWED_HOSTS="127.0.0.1")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
-        + ["psbir_site.asgi:application"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        if not wait_until(lambda: _responds(f"{base}/healthz"), timeout=60, interval=0.3):
-            process.terminate()
-            raise AssertionError(f"daphne did not start:\n{process.communicate(timeout=20)[0]}")
+    with daphne_server() as base:
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 @pytest.mark.browser

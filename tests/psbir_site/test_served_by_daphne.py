@@ -9,43 +9,13 @@ from __future__ import annotations
 
 import http.client
 import json
-import subprocess
-import sys
 
 import pytest
 from rest_framework.authtoken.models import Token
 
-from tests.e2e.test_search_browser import _free_port, _responds
-from tests.processes import REPO, child_env, wait_until
+from tests.processes import start_daphne, stop_process
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def _daphne(**env: str):
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "psbir_site.asgi:application",
-        ],
-        cwd=REPO,
-        env=child_env(PSBIR_DEVICE="cpu", OMP_NUM_THREADS="1", **env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    if not wait_until(
-        lambda: _responds(f"http://127.0.0.1:{port}/healthz"), timeout=60, interval=0.3
-    ):
-        process.terminate()
-        raise AssertionError(f"daphne did not start:\n{process.communicate(timeout=20)[0]}")
-    return process, port
 
 
 def _request(port: int, method: str, path: str, body: bytes = b"", headers=None):
@@ -58,18 +28,10 @@ def _request(port: int, method: str, path: str, body: bytes = b"", headers=None)
         connection.close()
 
 
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-
-
 @pytest.mark.parametrize("debug", ["0", "1"])
 def test_daphne_leaves_bodies_to_django_and_api_errors_are_json(member_a, debug):
     token = Token.objects.create(user=member_a).key
-    process, port = _daphne(DJANGO_DEBUG=debug)
+    process, port = start_daphne(DJANGO_DEBUG=debug)
     try:
         malformed = {
             "Content-Type": "multipart/form-data; boundary=XX",
@@ -90,4 +52,4 @@ def test_daphne_leaves_bodies_to_django_and_api_errors_are_json(member_a, debug)
             status, _, _ = _request(port, "GET", asset)
             assert status == 200, f"{asset} with DJANGO_DEBUG={debug}"
     finally:
-        _stop(process)
+        stop_process(process)
