@@ -128,20 +128,24 @@ def query_get(*, user: Any, pk: Any, with_results: bool = True) -> SketchQuery:
 def stored_vectors(*, tenant_id: int, image_ids: Sequence[int]) -> dict[int, np.ndarray]:
     """General vectors of the tenant's photos ``image_ids`` as their served indexes hold
     them (photos not indexed, or of another tenant, are left out)."""
-    rows = (
+    # Plain (id, library) pairs: building 200 model instances cost ~30 ms a search.
+    pairs = (
         LibraryImage.objects.for_tenant(tenant_id)
         .filter(pk__in=[int(i) for i in image_ids])
-        .select_related("library")
+        .values_list("pk", "library_id")
     )
-    by_library: dict[int, tuple[ImageLibrary, list[int]]] = {}
-    for row in rows:
-        by_library.setdefault(row.library_id, (row.library, []))[1].append(row.pk)
+    ids_of: dict[int, list[int]] = {}
+    for image_id, library_id in pairs:
+        ids_of.setdefault(library_id, []).append(image_id)
+    libraries = ImageLibrary.objects.for_tenant(tenant_id).filter(pk__in=list(ids_of))
+    by_library = {library.pk: (library, ids_of[library.pk]) for library in libraries}
     out: dict[int, np.ndarray] = {}
     for library, ids in by_library.values():
         if not library.index_file:
             continue  # not indexed (yet): no stored vectors
         index = _served(library)
-        present = [i for i in ids if i in index]
+        # One read of the index's ids (``i in index`` reads them all for every i).
+        present = np.asarray(ids, np.int64)[np.isin(ids, index.ids())].tolist()
         if present:
             out.update(zip(present, index.vectors(present), strict=True))
     return out
