@@ -9,14 +9,13 @@ the session page. Screenshots go to ``test-artifacts/``.
 from __future__ import annotations
 
 import math
-import os
 import re
 
 import pytest
 
+from tests.browser import chromium, log_in
 from tests.e2e.test_search_browser import (  # noqa: F401  (fixtures)
     ARTIFACTS,
-    CHROMIUM,
     PASSWORD,
     demo_member,
     private_dirs,
@@ -41,77 +40,63 @@ def _draw_circle(page) -> None:
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_more_like_this_why_and_compare_in_the_browser(server, demo_member):  # noqa: F811
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 1100})
+        page.set_default_timeout(30_000)
+        log_in(page, server, demo_member.username, PASSWORD, then="/search/")
+
+        _draw_circle(page)
+        page.fill("#top-k", "4")
+        page.click("[data-testid=search-button]")
+        page.wait_for_selector("#results .result-card [data-why]")
+        first = page.locator("#results .result-card").first
+        sketch_query = page.evaluate("document.getElementById('results').dataset.queryId")
+
+        # Why this result: the strokes over the photo, the distances and w.
+        first.locator("[data-why]").click()
+        page.wait_for_selector("#results .why-panel canvas.why-strokes[data-ready='1']")
+        ink = int(first.locator("canvas.why-strokes").first.get_attribute("data-ink"))
+        assert ink > 100  # the drawn circle, in red over the photo
+        general = first.locator("dd[data-why-fact=general]").inner_text()
+        assert float(general) == pytest.approx(
+            float(first.locator(".distance").inner_text()), abs=1e-3
         )
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1100})
-            page.set_default_timeout(30_000)
-            page.goto(f"{server}/accounts/login/?next=/search/")
-            page.fill("input[name=username]", demo_member.username)
-            page.fill("input[name=password]", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{server}/search/")
+        assert first.locator("dd[data-why-fact=personal]").inner_text() == "—"
+        assert first.locator("dd[data-why-fact=w]").inner_text() == "0.00"
+        page.screenshot(path=str(ARTIFACTS / "why-this-result.png"), full_page=True)
+        first.locator("[data-why]").click()  # toggles back to the thumbnail
+        assert first.locator(".why-panel").is_hidden()
 
-            _draw_circle(page)
-            page.fill("#top-k", "4")
-            page.click("[data-testid=search-button]")
-            page.wait_for_selector("#results .result-card [data-why]")
-            first = page.locator("#results .result-card").first
-            sketch_query = page.evaluate("document.getElementById('results').dataset.queryId")
+        # More like this, from the card: same session, the photo left out of its results.
+        image_id = first.get_attribute("data-image-id")
+        first.locator("[data-like]").click()
+        page.wait_for_function(
+            f"document.getElementById('results').dataset.queryId !== '{sketch_query}'"
+        )
+        page.wait_for_selector("#results .result-card")
+        assert page.locator("#like-query").is_visible()
+        shown = page.eval_on_selector_all(
+            "#results .result-card", "cards => cards.map(c => c.dataset.imageId)"
+        )
+        assert shown and image_id not in shown
+        page.screenshot(path=str(ARTIFACTS / "more-like-this.png"), full_page=True)
 
-            # Why this result: the strokes over the photo, the distances and w.
-            first.locator("[data-why]").click()
-            page.wait_for_selector("#results .why-panel canvas.why-strokes[data-ready='1']")
-            ink = int(first.locator("canvas.why-strokes").first.get_attribute("data-ink"))
-            assert ink > 100  # the drawn circle, in red over the photo
-            general = first.locator("dd[data-why-fact=general]").inner_text()
-            assert float(general) == pytest.approx(
-                float(first.locator(".distance").inner_text()), abs=1e-3
-            )
-            assert first.locator("dd[data-why-fact=personal]").inner_text() == "—"
-            assert first.locator("dd[data-why-fact=w]").inner_text() == "0.00"
-            page.screenshot(path=str(ARTIFACTS / "why-this-result.png"), full_page=True)
-            first.locator("[data-why]").click()  # toggles back to the thumbnail
-            assert first.locator(".why-panel").is_hidden()
-
-            # More like this, from the card: same session, the photo left out of its results.
-            image_id = first.get_attribute("data-image-id")
-            first.locator("[data-like]").click()
-            page.wait_for_function(
-                f"document.getElementById('results').dataset.queryId !== '{sketch_query}'"
-            )
-            page.wait_for_selector("#results .result-card")
-            assert page.locator("#like-query").is_visible()
-            shown = page.eval_on_selector_all(
-                "#results .result-card", "cards => cards.map(c => c.dataset.imageId)"
-            )
-            assert shown and image_id not in shown
-            page.screenshot(path=str(ARTIFACTS / "more-like-this.png"), full_page=True)
-
-            # Mark the first photo of the sketch query's results on the session page, compare.
-            session_url = page.locator("#session-label a").get_attribute("href")
-            page.goto(f"{server}{session_url}")
-            block = page.locator(f"[data-query-id='{sketch_query}']")
-            block.locator("[data-pz-mark]").first.wait_for()
-            block.locator("[data-pz-mark]").nth(1).click()
-            page.wait_for_selector(f"[data-query-id='{sketch_query}'] [aria-pressed='true']")
-            assert page.locator("[data-compare]").count() == 2
-            assert page.get_by_text("More like", exact=False).count() >= 1
-            block.locator("[data-compare]").click()
-            page.wait_for_selector("[data-testid=compare-columns]")
-            assert page.locator(".cmp-column").count() == 3
-            # The marked photo is highlighted in every column, with its rank then -> now.
-            assert page.locator(".cmp-marked").count() == 3
-            label = page.locator("[data-testid=rank-change]").first.inner_text()
-            assert re.fullmatch(r"#2 -> #[12]", label), label
-            page.screenshot(path=str(ARTIFACTS / "before-after.png"), full_page=True)
-        finally:
-            browser.close()
+        # Mark the first photo of the sketch query's results on the session page, compare.
+        session_url = page.locator("#session-label a").get_attribute("href")
+        page.goto(f"{server}{session_url}")
+        block = page.locator(f"[data-query-id='{sketch_query}']")
+        block.locator("[data-pz-mark]").first.wait_for()
+        block.locator("[data-pz-mark]").nth(1).click()
+        page.wait_for_selector(f"[data-query-id='{sketch_query}'] [aria-pressed='true']")
+        assert page.locator("[data-compare]").count() == 2
+        assert page.get_by_text("More like", exact=False).count() >= 1
+        block.locator("[data-compare]").click()
+        page.wait_for_selector("[data-testid=compare-columns]")
+        assert page.locator(".cmp-column").count() == 3
+        # The marked photo is highlighted in every column, with its rank then -> now.
+        assert page.locator(".cmp-marked").count() == 3
+        label = page.locator("[data-testid=rank-change]").first.inner_text()
+        assert re.fullmatch(r"#2 -> #[12]", label), label
+        page.screenshot(path=str(ARTIFACTS / "before-after.png"), full_page=True)

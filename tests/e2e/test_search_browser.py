@@ -8,7 +8,6 @@ through Playwright. The screenshot is kept in ``test-artifacts/search.png``.
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import pytest
@@ -20,10 +19,10 @@ from retrieval.models import LibraryImage
 from retrieval.services import images as image_services
 from retrieval.services import indexing
 from retrieval.services.libraries import library_create
+from tests.browser import chromium, log_in
 from tests.processes import REPO, daphne_server
 from tests.retrieval.fakes import SHAPES, shape_png
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = REPO / "test-artifacts"
 PASSWORD = "draw-a-circle-2026"
 
@@ -68,66 +67,52 @@ def server(demo_member):
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_member_draws_a_circle_and_sees_results(server, demo_member):
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.set_default_timeout(30_000)
+        log_in(page, server, demo_member.username, PASSWORD, then="/search/")
+
+        canvas = page.locator("#sketch-canvas")
+        canvas.wait_for()
+        # Record what the page announces to the personalization panel.
+        page.evaluate(
+            "window.__results = []; window.addEventListener('psbir:results',"
+            " e => window.__results.push({query_id: e.detail.query_id,"
+            " n: e.detail.results.length}))"
         )
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            page.set_default_timeout(30_000)
-            page.goto(f"{server}/accounts/login/?next=/search/")
-            page.fill("input[name=username]", demo_member.username)
-            page.fill("input[name=password]", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{server}/search/")
+        box = canvas.bounding_box()
+        cx, cy, r = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["width"] / 3
+        page.mouse.move(cx + r, cy)
+        page.mouse.down()
+        for step in range(1, 41):
+            angle = 2 * math.pi * step / 40
+            page.mouse.move(cx + r * math.cos(angle), cy + r * math.sin(angle), steps=2)
+        page.mouse.up()
+        assert page.evaluate("window.PSBIR.sketch.strokes.length") == 1
+        page.click("[data-action=undo]")
+        assert page.evaluate("window.PSBIR.sketch.isEmpty()")
+        page.click("[data-action=redo]")
+        assert not page.evaluate("window.PSBIR.sketch.isEmpty()")
 
-            canvas = page.locator("#sketch-canvas")
-            canvas.wait_for()
-            # Record what the page announces to the personalization panel.
-            page.evaluate(
-                "window.__results = []; window.addEventListener('psbir:results',"
-                " e => window.__results.push({query_id: e.detail.query_id,"
-                " n: e.detail.results.length}))"
-            )
-            box = canvas.bounding_box()
-            cx, cy, r = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["width"] / 3
-            page.mouse.move(cx + r, cy)
-            page.mouse.down()
-            for step in range(1, 41):
-                angle = 2 * math.pi * step / 40
-                page.mouse.move(cx + r * math.cos(angle), cy + r * math.sin(angle), steps=2)
-            page.mouse.up()
-            assert page.evaluate("window.PSBIR.sketch.strokes.length") == 1
-            page.click("[data-action=undo]")
-            assert page.evaluate("window.PSBIR.sketch.isEmpty()")
-            page.click("[data-action=redo]")
-            assert not page.evaluate("window.PSBIR.sketch.isEmpty()")
-
-            page.fill("#top-k", "4")
-            page.click("[data-testid=search-button]")
-            page.wait_for_selector("#results .result-card")
-            cards = page.locator("#results .result-card")
-            assert cards.count() == 4
-            ids = [cards.nth(i).get_attribute("data-result-id") for i in range(4)]
-            assert all(i and i.isdigit() for i in ids)
-            assert all(cards.nth(i).get_attribute("data-image-id") for i in range(4))
-            distances = [float(cards.nth(i).locator(".distance").inner_text()) for i in range(4)]
-            assert distances == sorted(distances)
-            # Thumbnails load through the tenant-checked media view.
-            page.wait_for_function(
-                "[...document.querySelectorAll('#results img')]"
-                ".every(i => i.complete && i.naturalWidth > 0)"
-            )
-            announced = page.evaluate("window.__results")
-            assert len(announced) == 1 and announced[0]["n"] == 4
-            assert "session=" in page.url
-            page.screenshot(path=str(ARTIFACTS / "search.png"), full_page=True)
-        finally:
-            browser.close()
+        page.fill("#top-k", "4")
+        page.click("[data-testid=search-button]")
+        page.wait_for_selector("#results .result-card")
+        cards = page.locator("#results .result-card")
+        assert cards.count() == 4
+        ids = [cards.nth(i).get_attribute("data-result-id") for i in range(4)]
+        assert all(i and i.isdigit() for i in ids)
+        assert all(cards.nth(i).get_attribute("data-image-id") for i in range(4))
+        distances = [float(cards.nth(i).locator(".distance").inner_text()) for i in range(4)]
+        assert distances == sorted(distances)
+        # Thumbnails load through the tenant-checked media view.
+        page.wait_for_function(
+            "[...document.querySelectorAll('#results img')]"
+            ".every(i => i.complete && i.naturalWidth > 0)"
+        )
+        announced = page.evaluate("window.__results")
+        assert len(announced) == 1 and announced[0]["n"] == 4
+        assert "session=" in page.url
+        page.screenshot(path=str(ARTIFACTS / "search.png"), full_page=True)
     assert Path(ARTIFACTS / "search.png").stat().st_size > 10_000

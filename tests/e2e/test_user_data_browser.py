@@ -8,7 +8,6 @@ through Playwright. The screenshot of the confirmation page is kept in
 from __future__ import annotations
 
 import json
-import os
 import zipfile
 from collections.abc import Iterator
 from typing import Any
@@ -22,10 +21,10 @@ from accounts.models import Tenant, User
 from personalization.models import Feedback
 from retrieval import photos
 from retrieval.models import SearchSession
+from tests.browser import chromium, log_in
 from tests.personalization import factories
 from tests.processes import REPO, daphne_server
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = REPO / "test-artifacts"
 PASSWORD = "my-own-data-2026"
 
@@ -60,52 +59,38 @@ def server(owner: User) -> Iterator[str]:
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_member_downloads_then_deletes_their_data(server: str, owner: User, tmp_path) -> None:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900}, accept_downloads=True)
-            page.set_default_timeout(30_000)
-            page.goto(f"{server}/accounts/login/")
-            page.fill("input[name=username]", owner.username)
-            page.fill("input[name=password]", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{server}/")
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1200, "height": 900}, accept_downloads=True)
+        page.set_default_timeout(30_000)
+        log_in(page, server, owner.username, PASSWORD)
 
-            page.click("details.usermenu summary")
-            page.click("[data-testid=menu-your-data]")
-            page.wait_for_url(f"{server}/accounts/data/")
-            counts = page.locator("[data-testid=data-counts]").inner_text()
-            assert "1 search session" in counts and "1 feedback mark" in counts
-            page.screenshot(path=str(ARTIFACTS / "your-data-page.png"), full_page=True)
+        page.click("details.usermenu summary")
+        page.click("[data-testid=menu-your-data]")
+        page.wait_for_url(f"{server}/accounts/data/")
+        counts = page.locator("[data-testid=data-counts]").inner_text()
+        assert "1 search session" in counts and "1 feedback mark" in counts
+        page.screenshot(path=str(ARTIFACTS / "your-data-page.png"), full_page=True)
 
-            with page.expect_download() as download_info:
-                page.click("[data-testid=data-download]")
-            target = tmp_path / "export.zip"
-            download_info.value.save_as(target)
-            assert download_info.value.suggested_filename.startswith("psbir-data-owner-")
-            with zipfile.ZipFile(target) as zf:
-                manifest = json.loads(zf.read("manifest.json"))
-                assert manifest["counts"]["sketches"] == 1
-                png = next(n for n in zf.namelist() if n.endswith(".png"))
-                assert zf.read(png).startswith(b"\x89PNG")
+        with page.expect_download() as download_info:
+            page.click("[data-testid=data-download]")
+        target = tmp_path / "export.zip"
+        download_info.value.save_as(target)
+        assert download_info.value.suggested_filename.startswith("psbir-data-owner-")
+        with zipfile.ZipFile(target) as zf:
+            manifest = json.loads(zf.read("manifest.json"))
+            assert manifest["counts"]["sketches"] == 1
+            png = next(n for n in zf.namelist() if n.endswith(".png"))
+            assert zf.read(png).startswith(b"\x89PNG")
 
-            page.click("[data-testid=data-delete]")
-            page.wait_for_url(f"{server}/accounts/data/delete/")
-            assert "Teapots in the browser" in page.locator("#data-delete-confirm").inner_text()
-            page.screenshot(path=str(ARTIFACTS / "your-data.png"), full_page=True)
-            page.click("[data-testid=data-delete-confirm]")
-            page.wait_for_url(f"{server}/accounts/data/")
-            assert "Deleted all your data" in page.inner_text("body")
-            page.locator("[data-testid=data-empty]").wait_for()
-        finally:
-            browser.close()
+        page.click("[data-testid=data-delete]")
+        page.wait_for_url(f"{server}/accounts/data/delete/")
+        assert "Teapots in the browser" in page.locator("#data-delete-confirm").inner_text()
+        page.screenshot(path=str(ARTIFACTS / "your-data.png"), full_page=True)
+        page.click("[data-testid=data-delete-confirm]")
+        page.wait_for_url(f"{server}/accounts/data/")
+        assert "Deleted all your data" in page.inner_text("body")
+        page.locator("[data-testid=data-empty]").wait_for()
     assert not SearchSession.objects.filter(user=owner).exists()
     assert not Feedback.objects.filter(user=owner).exists()

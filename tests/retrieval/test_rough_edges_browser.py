@@ -7,7 +7,6 @@ static files (Playwright request routing; API calls answer 404), so no server is
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -15,11 +14,11 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
+from tests.browser import chromium
 from tests.retrieval.fakes import circle_strokes
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
 
-CHROMIUM = "/usr/bin/chromium"
 STATIC = Path(settings.BASE_DIR) / "static"
 ORIGIN = "http://psbir.test"
 NO_SOCKET = "window.WebSocket = class { constructor() {} send() {} close() {} };"
@@ -27,9 +26,6 @@ NO_SOCKET = "window.WebSocket = class { constructor() {} send() {} close() {} };
 
 def _show(pages: dict[str, str], script):
     """Open each rendered page (path -> HTML) in chromium and run ``script(page)`` on it."""
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
 
     def handle(route):
         path = route.request.url.removeprefix(ORIGIN).split("?")[0]
@@ -42,22 +38,15 @@ def _show(pages: dict[str, str], script):
         return route.fulfill(status=404, content_type="application/json", body='{"detail": "x"}')
 
     results = {}
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            for path in pages:
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
-                page.add_init_script(NO_SOCKET)
-                page.route("**/*", handle)
-                page.goto(ORIGIN + path)
-                page.wait_for_load_state("load")
-                results[path] = script(page)
-                page.close()
-        finally:
-            browser.close()
+    with chromium() as browser:
+        for path in pages:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.add_init_script(NO_SOCKET)
+            page.route("**/*", handle)
+            page.goto(ORIGIN + path)
+            page.wait_for_load_state("load")
+            results[path] = script(page)
+            page.close()
     return results
 
 
