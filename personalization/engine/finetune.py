@@ -233,9 +233,8 @@ def _projection_setup(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         head.fc = nn.Linear(head.fc.in_features, head.fc.out_features).to(device)
-    with torch.no_grad():
-        pooled_sketches = _pooled(head, sketches, device)
-        pooled_photos = _pooled(head, photos, device)
+    pooled_sketches = pooled_features(head, sketches, device)
+    pooled_photos = pooled_features(head, photos, device)
 
     def embed(pooled: torch.Tensor) -> torch.Tensor:
         return F.normalize(head.fc(pooled), dim=1)
@@ -243,8 +242,18 @@ def _projection_setup(
     return head, list(head.fc.parameters()), embed, pooled_sketches, pooled_photos
 
 
-def _pooled(head: nn.Module, maps: torch.Tensor, device: str, batch: int = 128) -> torch.Tensor:
-    parts = [head.pooled(maps[i : i + batch].to(device)) for i in range(0, len(maps), batch)]
+@torch.no_grad()
+def pooled_features(
+    head: nn.Module, maps: np.ndarray | torch.Tensor, device: str = "cpu", batch: int = 128
+) -> torch.Tensor:
+    """(N, C, 8, 8) trunk maps -> (N, 1280) GeM features of ``head`` (all but its ``fc``),
+    in chunks converted to float32 one at a time."""
+    parts = [
+        head.pooled(
+            torch.as_tensor(np.asarray(maps[i : i + batch]), dtype=torch.float32).to(device)
+        )
+        for i in range(0, len(maps), batch)
+    ]
     return torch.cat(parts) if parts else torch.zeros((0, head.fc.in_features), device=device)
 
 

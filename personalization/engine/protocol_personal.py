@@ -35,7 +35,12 @@ import numpy as np
 import torch
 
 from personalization.engine.dataset import FeedbackItem, build_training_set
-from personalization.engine.finetune import FinetuneConfig, FinetuneResult, finetune_head
+from personalization.engine.finetune import (
+    FinetuneConfig,
+    FinetuneResult,
+    finetune_head,
+    pooled_features,
+)
 from personalization.engine.grouping import PhotoPool
 from personalization.engine.protocol_baselines import nn_rerank_distances, rocchio_queries
 from personalization.engine.protocol_metrics import (
@@ -91,13 +96,7 @@ class Gallery:
         a projection head (finetune scope "projection") only adds its linear layer."""
         if kind not in self._pooled:
             maps = self.photo_maps if kind == "photos" else self.query_maps
-            with torch.no_grad():
-                head = self.general_head.eval()
-                parts = [
-                    head.pooled(torch.from_numpy(np.asarray(maps[i : i + 256], np.float32)))
-                    for i in range(0, len(maps), 256)
-                ]
-            self._pooled[kind] = torch.cat(parts)
+            self._pooled[kind] = pooled_features(self.general_head.eval(), maps)
         return self._pooled[kind]
 
     def exclude(self, queries: np.ndarray) -> np.ndarray | None:
