@@ -46,7 +46,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from personalization.engine.dataset import TrainingSet
@@ -206,9 +205,7 @@ def finetune_head(
             general_head = general_head.to(device).eval()
             general_embed = general_head
             if config.scope == "projection":  # inputs are pooled: the general fc on them
-
-                def general_embed(pooled: torch.Tensor) -> torch.Tensor:
-                    return F.normalize(general_head.fc(pooled), dim=1)
+                general_embed = general_head.project
 
         result.calibration = _calibration(
             embed, general_embed, sketches, photos, training_set, device
@@ -235,11 +232,7 @@ def _projection_setup(
         head.fc = nn.Linear(head.fc.in_features, head.fc.out_features).to(device)
     pooled_sketches = pooled_features(head, sketches, device)
     pooled_photos = pooled_features(head, photos, device)
-
-    def embed(pooled: torch.Tensor) -> torch.Tensor:
-        return F.normalize(head.fc(pooled), dim=1)
-
-    return head, list(head.fc.parameters()), embed, pooled_sketches, pooled_photos
+    return head, list(head.fc.parameters()), head.project, pooled_sketches, pooled_photos
 
 
 @torch.no_grad()

@@ -145,7 +145,7 @@ def personal_vectors(result: FinetuneResult, g: Gallery, kind: str, rows: np.nda
     if result.scope == "projection" and g.general_head is not None:
         with torch.no_grad():
             pooled = g.pooled(kind)[torch.from_numpy(np.asarray(rows, np.int64))]
-            return torch.nn.functional.normalize(head.fc(pooled), dim=1).numpy()
+            return head.project(pooled).numpy()
     maps = g.photo_maps if kind == "photos" else g.query_maps
     return head_vectors(head, maps[rows])
 

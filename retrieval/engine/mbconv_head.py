@@ -65,8 +65,12 @@ class MBConvGeMHead(nn.Module):
     def embed_unnormalised(self, features: torch.Tensor) -> torch.Tensor:
         return self.fc(self.pooled(features))
 
+    def project(self, pooled: torch.Tensor) -> torch.Tensor:
+        """:meth:`pooled` features -> the unit 512-d vector (``fc`` + L2 normalisation)."""
+        return F.normalize(self.fc(pooled), dim=1)
+
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return F.normalize(self.embed_unnormalised(features), dim=1)
+        return self.project(self.pooled(features))
 
     def freeze_batchnorm_statistics(self) -> MBConvGeMHead:
         """Keep the ImageNet running statistics while training (affine weights still learn).
