@@ -265,6 +265,11 @@ PSBIR_GENERAL_HEAD = os.environ.get("PSBIR_GENERAL_HEAD", "")
 # Edge trunks only (VGG-16): photo -> edge map method, "hed" (the paper's III.B with HED in
 # place of gPb) or "canny". Empty: the method the head was trained with (its metadata).
 PSBIR_EDGE_METHOD = os.environ.get("PSBIR_EDGE_METHOD", "")
+# How a query is asked (retrieval/engine/query_expansion.py, docs/results.md): the sketch's
+# vector averaged with its mirror image's, then with its nearest photos (0: no expansion;
+# the default is retrieval.engine.query_expansion.DEFAULT_NEIGHBOURS, checked by a test).
+PSBIR_MIRROR_QUERIES = _env_bool("PSBIR_MIRROR_QUERIES", True)
+PSBIR_QUERY_EXPANSION = int(os.environ.get("PSBIR_QUERY_EXPANSION", "3"))
 PSBIR_INDEX_BATCH_SIZE = int(os.environ.get("PSBIR_INDEX_BATCH_SIZE", "16"))
 PSBIR_MAX_ZIP_FILES = int(os.environ.get("PSBIR_MAX_ZIP_FILES", "5000"))
 PSBIR_MAX_ZIP_UNCOMPRESSED_BYTES = int(

@@ -20,8 +20,8 @@ _lock = threading.Lock()
 
 
 def build_engine() -> Engine:
-    """A new engine from ``PSBIR_MODEL_DIR``, ``PSBIR_DEVICE``, ``PSBIR_GENERAL_HEAD`` and
-    ``PSBIR_EDGE_METHOD``."""
+    """A new engine from ``PSBIR_MODEL_DIR``, ``PSBIR_DEVICE``, ``PSBIR_GENERAL_HEAD``,
+    ``PSBIR_EDGE_METHOD`` and ``PSBIR_MIRROR_QUERIES``."""
     # Imported here so that Django start-up (migrations, admin commands) never imports torch.
     from retrieval.engine.pipeline import Engine, EngineConfig
 
@@ -32,6 +32,7 @@ def build_engine() -> Engine:
         head_path=getattr(settings, "PSBIR_GENERAL_HEAD", None) or None,
         device=settings.PSBIR_DEVICE,
         edge_method=settings.PSBIR_EDGE_METHOD or None,
+        mirror_queries=settings.PSBIR_MIRROR_QUERIES,
     )
     return Engine(config)
 

@@ -195,6 +195,25 @@ def general_candidates(
     return ids[keep], distances[keep]
 
 
+def expanded_query(
+    *, libraries: Sequence[ImageLibrary], vector: np.ndarray, neighbours: int
+) -> np.ndarray:
+    """``vector`` re-asked as the mean of itself and its ``neighbours`` nearest photos over
+    ``libraries`` (average query expansion, :mod:`retrieval.engine.query_expansion`); the
+    vector itself when ``neighbours`` is 0 or no library holds a photo."""
+    from retrieval.engine.query_expansion import expand
+
+    query = np.asarray(vector, dtype=np.float32).reshape(-1)
+    if neighbours <= 0 or not libraries:
+        return query
+    ids, _ = general_candidates(libraries=libraries, vector=query, k=neighbours)
+    stored = stored_vectors(tenant_id=libraries[0].tenant_id, image_ids=ids.tolist())
+    found = [stored[int(i)] for i in ids if int(i) in stored]
+    if not found:
+        return query
+    return expand(query[None], np.stack(found)[None])[0]
+
+
 # --- what the index holds for one photo (more like this, why this result) ------------------
 
 

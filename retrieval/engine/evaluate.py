@@ -4,12 +4,14 @@
         [--json PATH] [--holdout-categories N --split seen|unseen] [--per-category K]
 
 Every query sketch of DIR ranks photos of DIR by Euclidean distance between 512-d vectors
-(exact search, as the product's index does by default); a photo is relevant when it has the
-sketch's category. Vectors come from the product's own path (:class:`.pipeline.Engine`):
-the trunk the head's checkpoint names, the same sketch and photo preprocessing (for edge
-trunks, the edge method the head was trained with, from its metadata), trunk maps rounded
-to float16 (as the product stores them) and the head. Trunk maps are cached under
-``--cache-dir`` and shared with training.
+(exact search, as the product's index does by default), the way search serves it: the query
+vector averaged with its mirror image's, then expanded with its ``--query-expansion K``
+nearest photos (:mod:`.query_expansion`; 0 ranks with the sketch's own vector); a photo is
+relevant when it has the sketch's category. Vectors come from the product's own path
+(:class:`.pipeline.Engine`): the trunk the head's checkpoint names, the same sketch and
+photo preprocessing (for edge trunks, the edge method the head was trained with, from its
+metadata), trunk maps rounded to float16 (as the product stores them) and the head. Trunk
+maps are cached under ``--cache-dir`` and shared with training.
 
 Which queries and which gallery:
 - no holdout: ``--queries all`` every sketch, ``--queries test`` the seeded 7:3 test
@@ -40,7 +42,8 @@ from .general_training.cache import DEFAULT_CACHE_DIR, balanced_subset
 from .general_training.splits import holdout_categories, test_sketch_paths
 from .heads import DEFAULT_HEAD_PATH, head_metadata
 from .metrics import relevance_matrix, summarize
-from .pipeline import Engine, EngineConfig
+from .pipeline import Engine, EngineConfig, mirror_mean
+from .query_expansion import DEFAULT_NEIGHBOURS, expand_against
 from .weights import default_model_dir
 
 DEFAULT_EDGE_METHOD = "hed"  # the product's default when a head does not say
@@ -150,9 +153,18 @@ def evaluate(
     device: str = "auto",
     progress: bool = True,
     engine: Engine | None = None,
+    query_expansion: int = DEFAULT_NEIGHBOURS,
+    mirror_queries: bool | None = None,
 ) -> dict[str, Any]:
-    """The JSON summary (``map``, ``p_at_10``, ``p_at_20``, ``queries``, ``photos``, ...)."""
+    """The JSON summary (``map``, ``p_at_10``, ``p_at_20``, ``queries``, ``photos``, ...).
+
+    Ranked as the product serves: query vectors averaged with their mirror image's
+    (``mirror_queries``; None: as the engine is configured) and expanded with their
+    ``query_expansion`` nearest photos (0: plain nearest-neighbour ranking).
+    """
     started = time.monotonic()
+    if query_expansion < 0:
+        raise ValueError(f"query_expansion must be 0 or more photos, got {query_expansion}")
     checkpoint = Path(checkpoint)
     metadata = head_metadata(checkpoint)
     if metadata["trunk"] == "vgg16_hed":
@@ -185,6 +197,12 @@ def evaluate(
     # The product stores float16 trunk maps and embeds from them; so do we.
     photo_vecs = engine.head_vectors(photo_feats.astype(np.float16))
     sketch_vecs = engine.head_vectors(sketch_feats.astype(np.float16))
+    if mirror_queries is None:
+        mirror_queries = engine.config.mirror_queries
+    if mirror_queries:
+        sketch_vecs = mirror_mean(sketch_vecs, _mirrored_sketch_vectors(part, engine, cache_dir))
+    if query_expansion:
+        sketch_vecs = expand_against(sketch_vecs, photo_vecs, query_expansion)
     summary = rank_summary(
         sketch_vecs,
         np.array([s.category for s in part.sketches], dtype=object),
@@ -204,6 +222,8 @@ def evaluate(
             "edge_method": engine.edge_method,
             "recipe": metadata.get("recipe"),
             "trained_on": metadata.get("trained_on"),
+            "mirror_queries": bool(mirror_queries),
+            "query_expansion": int(query_expansion),
         },
         "data": str(data),
         "query_set": queries,
@@ -212,6 +232,21 @@ def evaluate(
         "per_category": per_category,
         "seed": seed,
     }
+
+
+def _mirrored_sketch_vectors(
+    part: SketchPhotoDataset, engine: Engine, cache_dir: Path
+) -> np.ndarray:
+    """Vectors of the mirror images of ``part``'s sketches (their trunk maps cached as the
+    training cache's ``flip`` view: the same image)."""
+    from .general_training.views import load_views, view_stores, warm_views
+
+    warm_views(
+        part, engine.extractor, cache_dir, photo_views=(), sketch_views=("flip",), progress=False
+    )
+    store = view_stores(engine.extractor, cache_dir)["sketch"]
+    flipped = load_views(store, [s.relpath for s in part.sketches], ("flip",))[0]
+    return engine.head_vectors(flipped.astype(np.float16))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -234,6 +269,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument(
+        "--query-expansion",
+        type=int,
+        default=DEFAULT_NEIGHBOURS,
+        metavar="K",
+        help=f"photos averaged into each query, as served (default {DEFAULT_NEIGHBOURS}; 0: none)",
+    )
+    parser.add_argument(
+        "--no-mirror-queries",
+        action="store_true",
+        help="query vectors without their mirror image (the product averages both)",
+    )
     parser.add_argument(
         "--baseline", choices=("hog",), default=None, help="rank with HOG instead of a model"
     )
@@ -263,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
                 cache_dir=args.cache_dir,
                 device=args.device,
                 progress=not args.no_progress,
+                query_expansion=args.query_expansion,
+                mirror_queries=False if args.no_mirror_queries else None,
             )
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -66,6 +66,10 @@ class EngineConfig:
     device: str = "auto"  # "auto" | "cpu" | "cuda"
     edge_method: str | None = None  # edge trunks: "hed" | "canny"; None -> the head's record
     batch_size: int = 16
+    # A query sketch's vector is the normalised mean of the sketch's and its mirror image's
+    # (objects are drawn facing either way): +0.01 mAP on the model-selection split for a
+    # second trunk pass in the same batch (docs/results.md).
+    mirror_queries: bool = True
 
 
 @dataclass(frozen=True)
@@ -271,8 +275,16 @@ class Engine:
     def _embed_sketch_map(self, sketch_map: np.ndarray) -> SketchEmbedding:
         if not (sketch_map == 0).any():
             raise SketchError("The sketch is empty: draw something first.")
-        features, vectors = self.embed_binary_maps([sketch_map])
-        return SketchEmbedding(sketch_map=sketch_map, features=features[0], vector=vectors[0])
+        if not self.config.mirror_queries:
+            features, vectors = self.embed_binary_maps([sketch_map])
+            return SketchEmbedding(sketch_map=sketch_map, features=features[0], vector=vectors[0])
+        features, vectors = self.embed_binary_maps(
+            [sketch_map, np.ascontiguousarray(sketch_map[:, ::-1])]
+        )
+        # The stored query map (personal re-scoring, feedback) stays the sketch as drawn.
+        return SketchEmbedding(
+            sketch_map=sketch_map, features=features[0], vector=mirror_mean(vectors[0], vectors[1])
+        )
 
     # --- shared ----------------------------------------------------------------------------
     def embed_binary_maps(self, maps: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -287,6 +299,13 @@ class Engine:
     @property
     def general_head(self) -> torch.nn.Module:
         return self._head
+
+
+def mirror_mean(vector: np.ndarray, mirrored: np.ndarray) -> np.ndarray:
+    """The unit vector of a query and its mirror image, averaged (float32, same shape)."""
+    total = np.asarray(vector, np.float32) + np.asarray(mirrored, np.float32)
+    norm = np.linalg.norm(total, axis=-1, keepdims=True)
+    return (total / np.maximum(norm, 1e-12)).astype(np.float32)
 
 
 def head_vectors(

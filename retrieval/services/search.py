@@ -1,7 +1,8 @@
 """Running a sketch search and storing it: the query, its conv5 features, its ranked results.
 
-Flow: sketch (strokes or image) -> engine -> conv5 map + general vector -> each chosen
-library's index -> merged general candidates (at least ``CANDIDATES``) ->
+Flow: sketch (strokes or image) -> engine -> trunk map + general vector (the sketch's and its
+mirror image's, averaged) -> expanded with its nearest photos (average query expansion) ->
+each chosen library's index -> merged general candidates (at least ``CANDIDATES``) ->
 ``personalization.ranking.rank_for_user`` (the user's head, mixed with weight w) -> the top K
 stored as :class:`SearchResult` rows, which feedback refers to.
 
@@ -142,7 +143,12 @@ def rank_candidates(
 
     ``general_only``: the general model's own order, with nothing of the user's mixed in
     (neither head nor marks): the "now, general model" column of a comparison.
+    The general ranking is the served one: ``vector`` expanded with its nearest photos
+    (``PSBIR_QUERY_EXPANSION``) before the candidates are drawn.
     """
+    vector = selectors.expanded_query(
+        libraries=libraries, vector=vector, neighbours=settings.PSBIR_QUERY_EXPANSION
+    )
     ids, distances = selectors.general_candidates(
         libraries=libraries, vector=vector, k=max(top_k, CANDIDATES) + len(exclude)
     )

@@ -10,6 +10,7 @@ import pytest
 from retrieval.engine import evaluate as evaluate_mod
 from retrieval.engine.data import SketchPhotoDataset
 from retrieval.engine.evaluate import rank_summary, select
+from retrieval.engine.featurize import dataset_features
 from retrieval.engine.heads import bootstrap_conv6_head, load_head, save_head
 from retrieval.engine.pipeline import head_vectors
 
@@ -142,3 +143,37 @@ def test_hog_baseline_ranks_the_same_queries_with_the_same_json(shapes_dir, tmp_
     # Filled shapes against outlines: HOG of edges tells the four shapes apart well above
     # chance (0.25 with four categories).
     assert result["map"] > 0.4
+
+
+def test_ranks_as_served_and_each_step_can_be_switched_off(
+    tmp_path, shapes_dir, checkpoint, capsys, monkeypatch
+):
+    base = ["--data", str(shapes_dir), "--checkpoint", str(checkpoint)]
+    base += ["--cache-dir", str(tmp_path / "c")]
+    served = _run(capsys, *base)
+    assert served["model"]["query_expansion"] == evaluate_mod.DEFAULT_NEIGHBOURS
+    assert served["model"]["mirror_queries"] is True
+    plain = _run(capsys, *base, "--query-expansion", "0", "--no-mirror-queries")
+    assert plain["model"]["query_expansion"] == 0 and plain["model"]["mirror_queries"] is False
+    # The plain figures are the nearest-neighbour ranking of the head's own vectors.
+    dataset = SketchPhotoDataset.scan(shapes_dir)
+    extractor = FakeExtractor()
+    head = load_head(checkpoint)
+    photo_feats, sketch_feats = dataset_features(dataset, extractor, tmp_path / "c", progress=False)
+    expected = rank_summary(
+        head_vectors(sketch_feats.astype(np.float16), head),
+        np.array([s.category for s in dataset.sketches], dtype=object),
+        head_vectors(photo_feats.astype(np.float16), head),
+        np.array([p.category for p in dataset.photos], dtype=object),
+    )
+    assert plain["map"] == pytest.approx(expected["map"])
+    expanded = _run(capsys, *base, "--no-mirror-queries")
+    mirrored = _run(capsys, *base, "--query-expansion", "0")
+    assert expanded["map"] != pytest.approx(plain["map"])
+    assert mirrored["map"] != pytest.approx(plain["map"])
+
+
+def test_negative_query_expansion_is_an_error(tmp_path, shapes_dir, checkpoint, capsys):
+    argv = ["--data", str(shapes_dir), "--checkpoint", str(checkpoint)]
+    assert evaluate_mod.main([*argv, "--query-expansion", "-1", "--no-progress"]) == 2
+    assert "query_expansion" in capsys.readouterr().err

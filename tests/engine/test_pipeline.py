@@ -117,3 +117,20 @@ def test_get_engine_caches_one_engine_per_config(model_dir, head_path):
     config = EngineConfig(model_dir=model_dir, head_path=head_path, device="cpu")
     assert pipeline.get_engine(config) is pipeline.get_engine(config)
     pipeline.clear_engines()
+
+
+def test_a_query_sketch_is_averaged_with_its_mirror_image(model_dir):
+    # The product's engine (Lite2 head); the stored query map stays the sketch as drawn.
+    engine = Engine(EngineConfig(model_dir=model_dir, device="cpu"))
+    assert engine.config.mirror_queries
+    image = draw_lines(shape_outline("triangle", np.random.default_rng(3)))
+    query = engine.embed_sketch_image(image)
+    mirrored = np.ascontiguousarray(query.sketch_map[:, ::-1])
+    features, vectors = engine.embed_binary_maps([query.sketch_map, mirrored])
+    np.testing.assert_array_equal(query.features, features[0])
+    np.testing.assert_allclose(
+        query.vector, pipeline.mirror_mean(vectors[0], vectors[1]), atol=1e-5
+    )
+    assert np.linalg.norm(vectors[0] - vectors[1]) > 0.01  # the mirror image is another input
+    plain = Engine(EngineConfig(model_dir=model_dir, device="cpu", mirror_queries=False))
+    np.testing.assert_allclose(plain.embed_sketch_image(image).vector, vectors[0], atol=1e-5)

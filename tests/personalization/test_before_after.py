@@ -18,6 +18,7 @@ from personalization.engine.synthetic import general_head
 from personalization.models import PersonalHead
 from personalization.services import preferences, training
 from retrieval import engine_runtime
+from retrieval.engine.query_expansion import DEFAULT_NEIGHBOURS, expand_against
 from retrieval.models import SketchQuery
 from retrieval.services import compare
 from tests.personalization import factories
@@ -63,7 +64,9 @@ def searched_world(member_a, engine, monkeypatch):
         query.save(update_fields=["top_k"])
         # Stored ranks as the search would have stored them from the query's float16 map.
         sketch = np.frombuffer(bytes(query.features), np.float16).reshape(1, 512, 8, 8)
-        distances = np.linalg.norm(vectors - engine.head_vectors(sketch)[0], axis=1)
+        # Search ranks with the query expanded by its nearest photos (query_expansion).
+        asked = expand_against(engine.head_vectors(sketch), vectors, DEFAULT_NEIGHBOURS)[0]
+        distances = np.linalg.norm(vectors - asked, axis=1)
         position = {im.pk: i for i, im in enumerate(world.images)}
         order = sorted(results, key=lambda r: (distances[position[r.image_id]], r.image_id))
         for result in results:

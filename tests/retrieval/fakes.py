@@ -68,7 +68,10 @@ class FakeEngine:
         if array.ndim != 4 or array.shape[1:] != (512, 8, 8):
             raise ValueError(f"features must be (N, 512, 8, 8), got {array.shape}")
         flat = array.reshape(len(array), 512, 64)
-        return np.einsum("ncs,cs->nc", flat, _PROJECTION).astype(np.float32)
+        vectors = np.einsum("ncs,cs->nc", flat, _PROJECTION)
+        # Unit length, as the real head's output (search's query expansion relies on it).
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
 
     # --- internals ----------------------------------------------------------------------
     def _sketch(self, sketch_map: np.ndarray) -> Embedding:

@@ -8,6 +8,7 @@ import pytest
 from personalization.engine.finetune import new_head
 from personalization.models import Feedback
 from retrieval import index_store
+from retrieval.engine.query_expansion import expand_against
 from retrieval.models import LibraryImage, SearchResult, SketchQuery
 from tests.personalization import factories as pz_factories
 from tests.retrieval.conftest import add_shapes
@@ -22,7 +23,7 @@ def _photo(library, name: str) -> LibraryImage:
 
 
 def test_more_like_this_finds_the_same_shape_first_and_leaves_the_photo_out(
-    api_client_a, member_a, indexed_library, fake_engine
+    api_client_a, member_a, indexed_library, fake_engine, settings
 ):
     circle = _photo(indexed_library, "circle-0.png")
     calls = fake_engine.calls
@@ -43,11 +44,16 @@ def test_more_like_this_finds_the_same_shape_first_and_leaves_the_photo_out(
     )[0]
     assert np.array_equal(np.frombuffer(bytes(query.features), np.float16), cached.ravel())
     assert query.sketch_image.name.endswith(".jpg")
-    # Its general distances are those of the photo's stored vector.
-    vector = index_store.served_index(indexed_library).vectors(np.array([circle.pk]))[0]
+    # Its general distances are those of the photo's stored vector, expanded with its
+    # nearest photos as every query is (the photo itself among them).
+    index = index_store.served_index(indexed_library)
+    ids = index.ids()
+    asked = expand_against(
+        index.vectors(np.array([circle.pk])), index.vectors(ids), settings.PSBIR_QUERY_EXPANSION
+    )[0]
     first = SearchResult.objects.get(query=query, rank=1)
-    other = index_store.served_index(indexed_library).vectors(np.array([first.image_id]))[0]
-    assert first.general_distance == pytest.approx(float(np.linalg.norm(vector - other)), 1e-4)
+    other = index.vectors(np.array([first.image_id]))[0]
+    assert first.general_distance == pytest.approx(float(np.linalg.norm(asked - other)), 1e-4)
 
 
 def test_more_like_this_joins_the_session_and_takes_feedback(

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from django.urls import reverse
 from rest_framework.throttling import ScopedRateThrottle
 
 from personalization import ranking
+from retrieval import index_store
+from retrieval.engine.query_expansion import expand_against
 from retrieval.models import IndexJob, LibraryImage, SearchResult, SearchSession, SketchQuery
 from retrieval.services import search as search_service
 from tests.retrieval.conftest import add_shapes
@@ -304,3 +308,47 @@ def test_stale_searches_do_not_restart_a_failed_reindex(api_client_a, indexed_li
     job.save()
     assert _search(api_client_a).status_code == 409
     assert IndexJob.objects.filter(library=indexed_library, kind=IndexJob.Kind.REINDEX).count() == 1
+
+
+@pytest.mark.parametrize("neighbours", [0, 3])
+def test_search_ranks_with_the_query_expanded_by_its_nearest_photos(
+    api_client_a, indexed_library, fake_engine, settings, neighbours
+):
+    settings.PSBIR_QUERY_EXPANSION = neighbours
+    response = _search(api_client_a, libraries=[indexed_library.pk], top_k=10)
+    assert response.status_code == 201, response.json()
+    results = response.json()["results"]
+    index = index_store.served_index(indexed_library)
+    ids = index.ids()
+    photos = index.vectors(ids)
+    drawn = fake_engine.embed_sketch_strokes(circle_strokes()).vector
+    asked = expand_against(drawn[None], photos, neighbours)[0]
+    expected = np.linalg.norm(photos - asked, axis=1)
+    order = np.argsort(expected, kind="stable")[:10]
+    assert [r["image_id"] for r in results] == ids[order].tolist()
+    got = [r["general_distance"] for r in results]
+    np.testing.assert_allclose(got, expected[order], rtol=1e-4, atol=1e-5)
+    if neighbours:
+        plain = np.linalg.norm(photos - drawn, axis=1)
+        assert not np.allclose(np.sort(plain)[:10], got, atol=1e-3)
+
+
+def test_how_a_query_is_asked_defaults_to_the_measured_choice_and_reaches_the_engine(
+    settings, monkeypatch
+):
+    import psbir_site.settings as site_settings
+    from retrieval import engine_runtime
+    from retrieval.engine import pipeline
+    from retrieval.engine.query_expansion import DEFAULT_NEIGHBOURS
+
+    if "PSBIR_QUERY_EXPANSION" not in os.environ:
+        assert site_settings.PSBIR_QUERY_EXPANSION == DEFAULT_NEIGHBOURS
+    if "PSBIR_MIRROR_QUERIES" not in os.environ:
+        assert site_settings.PSBIR_MIRROR_QUERIES is True
+    seen = []
+    monkeypatch.setattr(pipeline, "Engine", lambda config: seen.append(config) or config)
+    settings.PSBIR_MIRROR_QUERIES = False
+    assert engine_runtime.build_engine().mirror_queries is False
+    settings.PSBIR_MIRROR_QUERIES = True
+    assert engine_runtime.build_engine().mirror_queries is True
+    assert len(seen) == 2
