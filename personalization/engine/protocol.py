@@ -85,10 +85,11 @@ from retrieval.engine.general_training.cache import DEFAULT_CACHE_DIR
 from retrieval.engine.general_training.recipe import RECIPES, RecipeConfig
 from retrieval.engine.heads import DEFAULT_HEAD_PATH, bootstrap_conv6_head, head_metadata
 from retrieval.engine.pipeline import FeatureExtractor
+from retrieval.engine.query_expansion import DEFAULT_NEIGHBOURS, expand_against
 from retrieval.engine.trunks import trunk_spec
 from retrieval.engine.weights import default_model_dir
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3  # 3: general queries expanded as search serves them
 # The edge method of an edge-input trunk (VGG-16) when neither the option nor the head's
 # metadata names one: the one the shared conv5 cache of sketchy-mini is filled with.
 DEFAULT_EDGE_METHOD = "canny"
@@ -121,6 +122,9 @@ class ProtocolConfig:
     device: str = "auto"
     general_recipe: str = "nce_cls"
     head_scope: str = "auto"  # personal heads: auto | projection | full (see head_scope)
+    # General query vectors expanded with their k nearest gallery photos, as search serves
+    # them (retrieval.engine.query_expansion; 0: the plain sketch vectors).
+    query_expansion: int = DEFAULT_NEIGHBOURS
     general_epochs: int = RecipeConfig().epochs
     hog: bool = True
     personalization: bool = True
@@ -206,7 +210,7 @@ def run_protocol(config: ProtocolConfig) -> dict:
         photo_maps=photo_maps,
         general_photos=general_photo_vecs,
         query_maps=query_maps,
-        general_queries=general_query_vecs,
+        general_queries=_asked(general_query_vecs, general_photo_vecs[sel.personal_photos], config),
         query_parent=np.array([sel.query_category(i) for i in range(sel.n_queries)], dtype=object),
         query_is_test=sel.query_is_test,
         query_self=_query_self(sel, sel.personal_photos),
@@ -319,10 +323,18 @@ def _general_model(config, sel, checkpoint, photo_maps, sketch_maps, device) -> 
     )
 
 
+def _asked(queries: np.ndarray, gallery: np.ndarray, config: ProtocolConfig) -> np.ndarray:
+    """General query vectors as search asks them: expanded with their nearest gallery photos
+    (the mirror image is not averaged in here: the protocol caches no mirrored maps)."""
+    if config.query_expansion <= 0:
+        return queries
+    return expand_against(queries, gallery, config.query_expansion)
+
+
 def _general_eval(config, sel, model, photo_vecs, query_vecs, photo_maps, query_maps, bar, timer):
     gp, gq = sel.general_photos, sel.general_queries
     photo_vectors = {"general": photo_vecs[gp]}
-    query_vectors = {"general": query_vecs[gq]}
+    query_vectors = {"general": _asked(query_vecs[gq], photo_vecs[gp], config)}
     bar.update(1)
     photo_vectors["untrained"] = untrained_vectors(photo_maps[gp])
     query_vectors["untrained"] = untrained_vectors(query_maps[gq])
@@ -422,6 +434,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--table3-users", type=int, default=0, help="users in Table 3 / the w sweep (0: all)")
     add("--shown", type=int, default=defaults.shown, help="results a user looks at per round")
     add("--candidates", type=int, default=0, help="re-score the general top C (0: all)")
+    add(
+        "--query-expansion",
+        type=int,
+        default=DEFAULT_NEIGHBOURS,
+        metavar="K",
+        help=f"expand general queries with K nearest photos, as served ({DEFAULT_NEIGHBOURS})",
+    )
     add("--no-progress", action="store_true")
 
 
@@ -464,6 +483,7 @@ def config_from_args(args: argparse.Namespace) -> ProtocolConfig:
         device=args.device,
         general_recipe=args.general_recipe,
         head_scope=args.head_scope,
+        query_expansion=max(0, args.query_expansion),
         general_epochs=pick(args.general_epochs, QUICK["general_epochs"], RecipeConfig().epochs),
         hog=not args.no_hog,
         personalization=not args.no_personalization,

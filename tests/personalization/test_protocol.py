@@ -38,6 +38,7 @@ from personalization.engine.scoring import head_vectors
 from personalization.engine.synthetic import SyntheticLibrary, general_head
 from personalization.engine.synthetic_dataset import make_synthetic_dataset
 from retrieval.engine.general_training.splits import sketch_split
+from retrieval.engine.query_expansion import DEFAULT_NEIGHBOURS, expand_against
 
 # --- metrics on hand-made rankings ---------------------------------------------------------
 
@@ -266,6 +267,7 @@ def test_protocol_end_to_end_on_the_synthetic_dataset(synthetic_dir, tmp_path):
     ):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert report["seed"] == 0 and report["dataset"]["layout"] == "plain"
+    assert report["config"]["query_expansion"] == DEFAULT_NEIGHBOURS
     assert report["models"]["general"]["source"] == "trained"
     assert set(report["stages_seconds"]) >= {"data", "features", "general_model", "personalization"}
     assert report["machine"]["cpu_count"] >= 1
@@ -366,3 +368,22 @@ def test_manage_py_evaluate_delegates_to_the_protocol(monkeypatch, tmp_path, set
     assert (config.seed, config.personal.per_branch, config.train_general) == (3, 7, True)
     assert config.personal.finetune.rounds == 20  # the paper's default without --quick
     assert config.model_dir == Path(settings.PSBIR_MODEL_DIR)
+
+
+def test_general_queries_are_asked_as_search_asks_them(tmp_path):
+    rng = np.random.default_rng(4)
+    queries = rng.normal(size=(5, 8)).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    gallery = rng.normal(size=(9, 8)).astype(np.float32)
+    gallery /= np.linalg.norm(gallery, axis=1, keepdims=True)
+    served = protocol.ProtocolConfig(data=tmp_path, out=tmp_path)
+    assert served.query_expansion == DEFAULT_NEIGHBOURS
+    np.testing.assert_allclose(
+        protocol._asked(queries, gallery, served), expand_against(queries, gallery, 3)
+    )
+    plain = protocol.ProtocolConfig(data=tmp_path, out=tmp_path, query_expansion=0)
+    assert protocol._asked(queries, gallery, plain) is queries
+    args = protocol.build_parser().parse_args(
+        ["--data", str(tmp_path), "--out", str(tmp_path), "--query-expansion", "0"]
+    )
+    assert protocol.config_from_args(args).query_expansion == 0
