@@ -169,7 +169,15 @@ def general_candidates(
     index holds vectors of the same model version: the caller checked). Ids whose photo was
     deleted since the index was written are dropped.
     """
-    found_ids, found_dist = [], []
+    ids, distances, _ = _nearest_over(libraries, vector, k)
+    return ids, distances
+
+
+def _nearest_over(
+    libraries: Sequence[ImageLibrary], vector: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray, list[Any]]:
+    """:func:`general_candidates` plus, per id, the served index that answered it."""
+    found_ids, found_dist, found_in = [], [], []
     for library in libraries:
         index = _served(library)
         if len(index) == 0:
@@ -179,20 +187,23 @@ def general_candidates(
         keep = ids >= 0  # FAISS pads with -1 when an index holds fewer than k vectors
         found_ids.append(ids[keep].astype(np.int64))
         found_dist.append(distances[keep].astype(np.float32))
+        found_in += [index] * int(keep.sum())
     if not found_ids:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), []
     ids = np.concatenate(found_ids)
     distances = np.concatenate(found_dist)
     order = np.argsort(distances, kind="stable")[:k]
     ids, distances = ids[order], distances[order]
+    indexes = [found_in[i] for i in order.tolist()]
     tenant_id = libraries[0].tenant_id
     alive = set(
         LibraryImage.objects.for_tenant(tenant_id)
         .filter(pk__in=ids.tolist(), library__in=[lib.pk for lib in libraries])
         .values_list("pk", flat=True)
     )
-    keep = np.array([int(i) in alive for i in ids], dtype=bool)
-    return ids[keep], distances[keep]
+    keep = [int(i) in alive for i in ids]
+    mask = np.array(keep, dtype=bool)
+    return ids[mask], distances[mask], [ix for ix, kept in zip(indexes, keep, strict=True) if kept]
 
 
 def expanded_query(
@@ -206,11 +217,14 @@ def expanded_query(
     query = np.asarray(vector, dtype=np.float32).reshape(-1)
     if neighbours <= 0 or not libraries:
         return query
-    ids, _ = general_candidates(libraries=libraries, vector=query, k=neighbours)
-    stored = stored_vectors(tenant_id=libraries[0].tenant_id, image_ids=ids.tolist())
-    found = [stored[int(i)] for i in ids if int(i) in stored]
-    if not found:
+    ids, _, indexes = _nearest_over(libraries, query, neighbours)
+    if not len(ids):
         return query
+    # Read from the index that answered each id: no second lookup of their libraries.
+    found = [
+        index.vectors(np.array([i], dtype=np.int64))[0]
+        for i, index in zip(ids.tolist(), indexes, strict=True)
+    ]
     return expand(query[None], np.stack(found)[None])[0]
 
 
