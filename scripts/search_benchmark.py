@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import math
 import os
 import shutil
@@ -222,10 +221,9 @@ def main(argv: list[str] | None = None) -> int:
         result = run(args)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        args.json.write_text(text + "\n")
+    from retrieval.engine.reports import emit_json
+
+    emit_json(result, args.json)
     return 0
 
 

@@ -27,7 +27,6 @@ cache's seeded order (a subset for a CPU that cannot embed everything).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -44,6 +43,7 @@ from .heads import DEFAULT_HEAD_PATH, head_metadata
 from .metrics import relevance_matrix, summarize
 from .pipeline import Engine, EngineConfig, mirror_mean
 from .query_expansion import DEFAULT_NEIGHBOURS, expand_against
+from .reports import emit_json
 from .weights import default_model_dir
 
 DEFAULT_EDGE_METHOD = "hed"  # the product's default when a head does not say
@@ -316,11 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    text = json.dumps(result, indent=2, sort_keys=True)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
+    emit_json(result, args.json, sort_keys=True)
     return 0
 
 

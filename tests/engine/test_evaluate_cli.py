@@ -146,7 +146,7 @@ def test_hog_baseline_ranks_the_same_queries_with_the_same_json(shapes_dir, tmp_
 
 
 def test_ranks_as_served_and_each_step_can_be_switched_off(
-    tmp_path, shapes_dir, checkpoint, capsys, monkeypatch
+    tmp_path, shapes_dir, checkpoint, capsys
 ):
     base = ["--data", str(shapes_dir), "--checkpoint", str(checkpoint)]
     base += ["--cache-dir", str(tmp_path / "c")]

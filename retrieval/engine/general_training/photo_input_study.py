@@ -17,7 +17,6 @@ Edge maps are binary maps like sketches and take the sketch's path into the trun
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -33,6 +32,7 @@ from ..featurize import dataset_features
 from ..heads import DEFAULT_HEAD_PATH, new_head, read_head
 from ..hed import HEDNet
 from ..pipeline import FeatureExtractor, head_vectors
+from ..reports import emit_json
 from ..trunks import DEFAULT_TRUNK, TRUNKS
 from ..weights import default_model_dir, load_backbone_checkpoint
 from .cache import DEFAULT_CACHE_DIR
@@ -158,10 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    text = json.dumps(report, indent=1)
-    print(text)
-    if args.json:
-        args.json.write_text(text + "\n")
+    emit_json(report, args.json, indent=1)
     return 0
 
 

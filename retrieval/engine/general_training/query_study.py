@@ -16,7 +16,6 @@ was read off this table (``docs/results.md``).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from ..evaluate import rank_summary
 from ..heads import read_head
 from ..pipeline import FeatureExtractor, head_vectors, mirror_mean
 from ..query_expansion import expand, nearest
+from ..reports import emit_json
 from ..weights import default_model_dir
 from .cache import DEFAULT_CACHE_DIR
 from .splits import make_splits
@@ -124,10 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    text = json.dumps(rows, indent=1)
-    print(text)
-    if args.json:
-        args.json.write_text(text + "\n")
+    emit_json(rows, args.json, indent=1)
     return 0
 
 
