@@ -1,18 +1,22 @@
-"""The seam between general search and a user's personalization (eqs. 16-19 + memory).
+"""The seam between general search and a user's personalization (eqs. 16-19 + marks).
 
 retrieval's search service calls :func:`rank_for_user` with the general candidates (the
-general index's nearest photos, at least 200). What the user gets:
+general index's nearest photos, at least 200) and the query as it was asked. What the user
+gets depends on how close the query is to the queries their feedback answered
+(:mod:`personalization.engine.closeness`, closeness c in [0, 1]; far from all: c = 0):
 
-1. **memory** (at once, no training): when photos the user marked are among the
-   candidates, each candidate's distance to the nearest of them is mixed in,
-   ``0.5 * d + 0.5 * d_memory`` (:func:`scoring.with_memory`);
-2. **personal head** (once trained, w > 0): the nearest candidates are re-scored with the
-   head from their cached trunk maps, ``d = (1 - w) * d_general + w * d_personal`` with the
-   two distances on one scale (the calibration stored with the head, :func:`scoring.mix`).
+- strength s = w x c (w: the slider). s = 0 (w = 0, or nothing taught near this query):
+  the general ranking itself, nothing of the user's read or mixed in;
+- otherwise the score adds up from three terms (:class:`scoring.Shares`):
+  ``(1 - s) d_general + s_head d_personal + s_marks d_marks``, where d_marks is the distance to
+  the nearest photo the user marked *on a query close to this one* (marks on other subjects
+  do not pull this search) and d_personal eq. 16 of the active head on the general scale
+  (calibrated), for the nearest ``PSBIR_PERSONAL_RESCORE_DEPTH`` candidates.
 
+Every result keeps its terms (``RankedImage.terms``) so "why this result" can show them
+adding up to the score it was ranked by, and which mark moved it.
 ``PSBIR_PERSONAL_MEMORY = 0`` and ``PSBIR_PERSONAL_CALIBRATED = 0`` give the paper's pure,
-raw eq. 18. docs/personalization.md has the measurements behind each part; why re-score
-candidates rather than keep a personal index: ``python -m personalization.engine.benchmark``.
+raw eq. 18. docs/personalization.md has the rule, its calibration and the measurements.
 """
 
 from __future__ import annotations
@@ -20,40 +24,79 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from personalization import head_files, selectors
+from personalization import closeness_rules, head_files, selectors
 from personalization.conf import knob
 from personalization.engine import scoring
+from personalization.engine.closeness import query_closeness
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class AskedQuery:
+    """A query as search asked the index: its general vector (a sketch's averaged with its
+    mirror image's, expanded with its nearest photos), its kind, its trunk map (None:
+    unknown, nothing personal is re-scored) and the general model version both are of."""
+
+    vector: np.ndarray
+    kind: str  # "sketch" or "photo"
+    features: np.ndarray | None
+    model_version: str
+
+
+@dataclass(frozen=True)
 class RankedImage:
     image_id: int
-    distance: float  # what the ranking is sorted by: eq. 18 (calibrated), memory mixed in
+    distance: float  # what the ranking is sorted by: the sum of ``terms``' products
     general_distance: float
-    personal_distance: float | None
-    memory_distance: float | None = None  # to the nearest photo the user marked
+    personal_distance: float | None  # eq. 16 of the head, raw
+    memory_distance: float | None = None  # to the nearest mark of a close query
+    # {"general": [share, d], "head": [share, d], "marks": [share, d], "mark": {...}}
+    terms: dict | None = None
 
 
 @dataclass(frozen=True)
 class Ranking:
     images: list[RankedImage]
-    personal_weight: float
+    personal_weight: float  # the w that was applied (0 when nothing personal was)
     personal_head_version: int | None
-    memory_marks: int = 0  # the user's marked photos among the candidates
+    memory_marks: int = 0  # marks of close queries that pulled this list
+    closeness: float = 0.0  # to the nearest query the user's feedback answered
+    nearest_taught_id: int | None = None
+    shares: scoring.Shares | None = field(default=None)
+    query_vector: np.ndarray | None = None  # the vector closeness was judged on
+
+
+def _general(
+    ids: np.ndarray, general: np.ndarray, top_k: int, query: AskedQuery | None
+) -> Ranking:
+    images = [
+        RankedImage(
+            image_id=int(ids[i]),
+            distance=float(general[i]),
+            general_distance=float(general[i]),
+            personal_distance=None,
+        )
+        for i in scoring.top_k_order(general, top_k)
+    ]
+    return Ranking(
+        images=images,
+        personal_weight=0.0,
+        personal_head_version=None,
+        query_vector=None if query is None else query.vector,
+    )
 
 
 def rank_for_user(
     *,
     user: object,
-    query_features: np.ndarray,
+    query: AskedQuery | None,
     candidate_ids: np.ndarray,
     general_distances: np.ndarray,
     top_k: int,
@@ -61,11 +104,10 @@ def rank_for_user(
 ) -> Ranking:
     """Order the general candidates for ``user``.
 
-    ``query_features`` is the sketch's conv5 map (512x8x8), ``candidate_ids`` and
-    ``general_distances`` the general index's answer in ascending distance.
-    ``personal_weight`` overrides the user's stored w for this search (None: stored w).
-    Without an active head, or with w = 0, this is the general order cut to ``top_k``
-    (reported with w = 0: nothing personal was mixed in).
+    ``candidate_ids`` and ``general_distances`` are the general index's answer in ascending
+    distance. ``personal_weight`` overrides the user's stored w for this search (None:
+    stored w). ``query`` None (or w = 0, or nothing taught close to it) gives the general
+    order cut to ``top_k``, reported with w = 0.
     """
     candidate_ids = np.asarray(candidate_ids, dtype=np.int64).reshape(-1)
     general = np.asarray(general_distances, dtype=np.float64).reshape(-1)
@@ -76,37 +118,113 @@ def rank_for_user(
         if personal_weight is None
         else scoring.check_weight(personal_weight)
     )
-    memory, marks = _memory(user, candidate_ids)
-    head_row = selectors.active_head(user=user) if w > 0 and len(candidate_ids) else None
+    if query is None or w == 0 or not len(candidate_ids):
+        return _general(candidate_ids, general, top_k, query)
+    taught = _close_taught(user, query)
+    if not taught:
+        return _general(candidate_ids, general, top_k, query)
+    closeness = max(c for _, c in taught)
+    nearest_id = max(taught, key=lambda tc: tc[1])[0].query_id
+    memory, mark_of = _marks(user, taught, candidate_ids)
+    head_row = selectors.active_head(user=user) if query.features is not None else None
     personal = None
     if head_row is not None:
-        # Only the nearest candidates are re-scored (docs/personalization.md).
+        # Only the nearest candidates are re-scored (docs/personalization.md), nearest by
+        # the score without the head.
         depth = max(int(top_k), knob("PSBIR_PERSONAL_RESCORE_DEPTH"))
-        keep = scoring.top_k_order(scoring.with_memory(general, memory), depth)
+        before = scoring.Shares.of(w, closeness, head=False, marks=memory is not None)
+        keep = scoring.top_k_order(scoring.personalized_score(general, before, marks=memory), depth)
         candidate_ids, general = candidate_ids[keep], general[keep]
-        memory = memory[keep] if memory is not None else None
-        personal = _personal_distances(user, head_row, query_features, candidate_ids)
-    if personal is None:
-        score = scoring.with_memory(general, memory)
-        w, version = 0.0, None
-    else:
-        mixed = scoring.mix(general, personal, w, _calibration(head_row))
-        score = scoring.with_memory(mixed, memory)
-        version = head_row.version
-    order = scoring.top_k_order(score, top_k)
-    images = [
-        RankedImage(
-            image_id=int(candidate_ids[i]),
-            distance=float(score[i]),
-            general_distance=float(general[i]),
-            personal_distance=None if personal is None else float(personal[i]),
-            memory_distance=None if memory is None else float(memory[i]),
+        if memory is not None:
+            memory, mark_of = memory[keep], [mark_of[i] for i in keep.tolist()]
+        personal = _personal_distances(user, head_row, query.features, candidate_ids)
+    if personal is None and memory is None:
+        return _general(candidate_ids, general, top_k, query)
+    on_scale = None if personal is None else scoring.calibrated(personal, _calibration(head_row))
+    shares = scoring.Shares.of(w, closeness, head=personal is not None, marks=memory is not None)
+    score = scoring.personalized_score(general, shares, head=on_scale, marks=memory)
+    images = []
+    for i in scoring.top_k_order(score, top_k):
+        terms: dict[str, Any] = {"general": [shares.general, float(general[i])]}
+        if on_scale is not None:
+            terms["head"] = [shares.head, float(on_scale[i])]
+        if memory is not None:
+            terms["marks"] = [shares.marks, float(memory[i])]
+            terms["mark"] = mark_of[i]
+        images.append(
+            RankedImage(
+                image_id=int(candidate_ids[i]),
+                distance=float(score[i]),
+                general_distance=float(general[i]),
+                personal_distance=None if personal is None else float(personal[i]),
+                memory_distance=None if memory is None else float(memory[i]),
+                terms=terms,
+            )
         )
-        for i in order
-    ]
+    marks = len({m["image_id"] for m in mark_of}) if memory is not None else 0
     return Ranking(
-        images=images, personal_weight=w, personal_head_version=version, memory_marks=marks
+        images=images,
+        personal_weight=w,
+        personal_head_version=head_row.version if personal is not None else None,
+        memory_marks=marks,
+        closeness=closeness,
+        nearest_taught_id=nearest_id,
+        shares=shares,
+        query_vector=query.vector,
     )
+
+
+def _close_taught(user: Any, query: AskedQuery) -> list[tuple[selectors.TaughtQuery, float]]:
+    """The queries the user's live marks answered that this query is close to, with their
+    closeness (> 0); [] when there is none or no rule is measured for this model."""
+    rule = closeness_rules.rule_for(query.model_version)
+    if rule is None:
+        return []
+    taught = selectors.taught_queries(
+        user=user,
+        model_version=query.model_version,
+        limit=knob("PSBIR_PERSONAL_MEMORY_MARKS"),
+    )
+    taught = [t for t in taught if t.vector.shape == np.shape(query.vector)]
+    if not taught:
+        return []
+    closeness = query_closeness(
+        rule,
+        query.vector,
+        query.kind,
+        np.stack([t.vector for t in taught]),
+        [t.kind for t in taught],
+    )
+    return [(t, float(c)) for t, c in zip(taught, closeness, strict=True) if c > 0]
+
+
+def _marks(
+    user: Any, taught: list[tuple[selectors.TaughtQuery, float]], candidate_ids: np.ndarray
+) -> tuple[np.ndarray | None, list[dict]]:
+    """Each candidate's general distance to the nearest photo marked on a close query, and
+    which mark that is ({"image_id", "query_id"}: the closest query that marked it);
+    (None, []) when the memory is off or no marked photo is in an index."""
+    if not knob("PSBIR_PERSONAL_MEMORY"):
+        return None, []
+    query_of: dict[int, int] = {}
+    for t, _ in sorted(taught, key=lambda tc: tc[1]):  # the closest query wins
+        for image_id in t.image_ids:
+            query_of[image_id] = t.query_id
+    from retrieval.selectors import stored_vectors
+
+    wanted = list(dict.fromkeys([*candidate_ids.tolist(), *query_of]))
+    vectors = stored_vectors(tenant_id=user.tenant_id, image_ids=wanted)
+    marked = [i for i in query_of if i in vectors]
+    if not marked:
+        return None, []
+    dim = len(vectors[marked[0]])
+    rows = np.stack([vectors.get(int(i), np.full(dim, np.nan)) for i in candidate_ids.tolist()])
+    memory, nearest = scoring.memory_distances(rows, np.stack([vectors[i] for i in marked]))
+    # A candidate whose vector is not stored (being re-indexed) gets the farthest memory.
+    finite = np.isfinite(memory)
+    memory[~finite] = memory[finite].max() if finite.any() else 0.0
+    mark_of = [{"image_id": marked[int(n)], "query_id": query_of[marked[int(n)]]} for n in nearest]
+    return memory, mark_of
 
 
 def _calibration(head_row: Any) -> scoring.Calibration | None:
@@ -114,32 +232,6 @@ def _calibration(head_row: Any) -> scoring.Calibration | None:
     if not knob("PSBIR_PERSONAL_CALIBRATED"):
         return None
     return scoring.Calibration.from_dict((head_row.details or {}).get("calibration"))
-
-
-def _memory(user: Any, candidate_ids: np.ndarray) -> tuple[np.ndarray | None, int]:
-    """Each candidate's general distance to the nearest photo the user marked, counting only
-    marks among these candidates (marks on other subjects do not pull this search around);
-    (None, 0) when there is none or the memory is switched off."""
-    if not knob("PSBIR_PERSONAL_MEMORY") or not len(candidate_ids):
-        return None, 0
-    limit = knob("PSBIR_PERSONAL_MEMORY_MARKS")
-    marked = set(selectors.marked_image_ids(user=user, limit=limit))
-    in_view = [int(i) for i in candidate_ids.tolist() if int(i) in marked]
-    if not in_view:
-        return None, 0
-    from retrieval.selectors import stored_vectors
-
-    vectors = stored_vectors(tenant_id=user.tenant_id, image_ids=candidate_ids.tolist())
-    marks = [vectors[i] for i in in_view if i in vectors]
-    if not marks:
-        return None, 0
-    dim = len(marks[0])
-    rows = np.stack([vectors.get(int(i), np.full(dim, np.nan)) for i in candidate_ids.tolist()])
-    memory = scoring.memory_distances(rows, np.stack(marks))
-    # A candidate whose vector is not stored (being re-indexed) gets the farthest memory.
-    finite = np.isfinite(memory)
-    memory[~finite] = memory[finite].max() if finite.any() else 0.0
-    return memory, len(marks)
 
 
 def _personal_distances(

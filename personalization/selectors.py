@@ -7,8 +7,10 @@ user and to that user's tenant admins (who can roll a head back); anyone else ge
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.db.models import BigIntegerField, Count, F, Max, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
@@ -86,6 +88,47 @@ def marked_image_ids(*, user: Any, limit: int) -> list[int]:
         .values_list("result__image_id", flat=True)[: max(int(limit), 0)]
     )
     return list(dict.fromkeys(int(i) for i in ids))
+
+
+@dataclass(frozen=True)
+class TaughtQuery:
+    """A query the user's live marks answered: what closeness compares a new search with."""
+
+    query_id: int
+    vector: np.ndarray  # general vector as the query was asked (before expansion)
+    kind: str  # "sketch" or "photo" (more like this)
+    image_ids: tuple[int, ...]  # the photos marked on it
+
+
+def taught_queries(*, user: Any, model_version: str, limit: int) -> list[TaughtQuery]:
+    """The queries of the user's ``limit`` newest live marks, embedded with ``model_version``
+    (vectors of two model versions are never compared), newest first."""
+    from retrieval.models import SketchQuery
+
+    marks = (
+        training_feedback(user=user)
+        .filter(result__isnull=False, query__model_version=model_version)
+        .order_by("-id")
+        .values_list("query_id", "result__image_id")[: max(int(limit), 0)]
+    )
+    images: dict[int, list[int]] = {}
+    for query_id, image_id in marks:
+        images.setdefault(int(query_id), []).append(int(image_id))
+    rows = (
+        SketchQuery.objects.for_tenant(_tenant_id(user))
+        .filter(user=user, pk__in=list(images), vector__isnull=False)
+        .values_list("pk", "vector", "source_image_id", "strokes", "sketch_image")
+    )
+    found = {}
+    for pk, vector, source_image_id, strokes, picture in rows:
+        is_photo = source_image_id is not None or (strokes is None and picture.endswith(".jpg"))
+        found[pk] = TaughtQuery(
+            query_id=pk,
+            vector=np.frombuffer(bytes(vector), dtype=np.float32),
+            kind="photo" if is_photo else "sketch",
+            image_ids=tuple(dict.fromkeys(images[pk])),
+        )
+    return [found[pk] for pk in images if pk in found]
 
 
 def feedback_watermark(*, user: Any) -> int:

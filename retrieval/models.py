@@ -153,10 +153,21 @@ class SketchQuery(TenantOwnedModel):
     # conv5 features of the binarised sketch (float16, 512x8x8), kept so a personalized head
     # can be trained from this query without re-running conv1-5.
     features = models.BinaryField(null=True, blank=True)
+    # The general vector the index was asked with (float32): a sketch's averaged with its
+    # mirror image's (a photo's own), expanded with its nearest photos. Feedback given on
+    # this query applies to later searches as far as they are close to it
+    # (personalization.engine.closeness).
+    vector = models.BinaryField(null=True, blank=True)
     top_k = models.PositiveIntegerField(default=20)
     personal_weight = models.FloatField(default=0.0)
     model_version = models.CharField(max_length=80, blank=True)
     personal_head_version = models.PositiveIntegerField(null=True, blank=True)
+    # How close this query was to the nearest query the user's feedback answered (0: none
+    # applied, the general ranking), and that query.
+    closeness = models.FloatField(default=0.0)
+    nearest_taught = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["-id"]
@@ -180,6 +191,9 @@ class SearchResult(TenantOwnedModel):
     distance = models.FloatField()
     general_distance = models.FloatField()
     personal_distance = models.FloatField(null=True, blank=True)
+    # The terms ``distance`` adds up from: {"general": [share, d], "head": [share, d],
+    # "marks": [share, d], "mark": {"image_id", "query_id"}} (personalization.ranking).
+    terms = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["query", "rank"]

@@ -12,9 +12,12 @@ head's :func:`distance_scale` (measured when the personal head is trained, store
 then multiplies by the general scale so that w = 0 is exactly the general distance. The
 paper's raw eq. 18 is ``calibration=None``.
 
-**Memory.** :func:`memory_distances` is each photo's distance to the nearest photo the user
-marked (general vectors): what 1-NN relevance feedback ranks by. :func:`with_memory` adds it
-to the mixed distance, so a mark changes the next search before any training.
+**Marks and closeness.** :func:`memory_distances` is each photo's distance to the nearest
+photo the user marked (general vectors): what 1-NN relevance feedback ranks by. A search's
+score is :func:`personalized_score`: the general distance, the calibrated eq. 16 distance
+and the marks' distance, each with its :class:`Shares`, whose personal part is w x the
+query's closeness to the queries the feedback answered (:mod:`.closeness`): far from all of
+them, or at w = 0, the score is the general distance itself.
 """
 
 from __future__ import annotations
@@ -63,11 +66,6 @@ def personal_distances(
     """Eq. 16: ||V^PS - V_i^PC|| for every candidate, float32 (N,)."""
     vectors = head_vectors(head, np.concatenate([np.asarray(query_map)[None], candidate_maps]))
     return np.linalg.norm(vectors[1:] - vectors[0], axis=1).astype(np.float32)
-
-
-# How much of the ranking the memory term takes once a user has marks: the share 1-NN
-# relevance feedback gives it (protocol_baselines.nn_rerank_distances).
-MEMORY_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -123,24 +121,82 @@ def mix(
     return (1.0 - w) * general + w * personal
 
 
-def memory_distances(candidate_vectors: np.ndarray, marked_vectors: np.ndarray) -> np.ndarray:
-    """(N,) each candidate's Euclidean distance to the nearest marked photo (general space)."""
+def memory_distances(
+    candidate_vectors: np.ndarray, marked_vectors: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) each candidate's Euclidean distance to the nearest marked photo (general space),
+    and (N,) which marked photo that is (row of ``marked_vectors``)."""
     c = np.asarray(candidate_vectors, np.float64)
     m = np.asarray(marked_vectors, np.float64)
     if not len(m):
-        return np.zeros(len(c))
+        return np.zeros(len(c)), np.full(len(c), -1, np.int64)
     d2 = (c**2).sum(1)[:, None] + (m**2).sum(1)[None, :] - 2.0 * c @ m.T
-    return np.sqrt(np.maximum(d2, 0.0)).min(axis=1)
+    d = np.sqrt(np.maximum(d2, 0.0))
+    nearest = d.argmin(axis=1)
+    return d[np.arange(len(c)), nearest], nearest
 
 
-def with_memory(
-    distances: np.ndarray, memory: np.ndarray | None, weight: float = MEMORY_WEIGHT
+# The personal side of the ranking, when a user has both a trained head and marks: the marks
+# count twice as much as the head. These are the shares the product was measured with before
+# closeness existed (0.5 x memory + 0.5 x eq. 18 at w = 0.5, i.e. 0.25 general, 0.25 head,
+# 0.5 marks; docs/results.md section 3), kept so that on the subject a user taught, at the
+# default w (0.75) and full closeness, the ranking is the one measured.
+MARKS_SHARE = 2.0 / 3.0
+
+
+@dataclass(frozen=True)
+class Shares:
+    """How much each distance counts in a search's score; they add up to 1.
+
+    ``strength`` = w x closeness: w from the slider, closeness how near this query is to the
+    queries the user's feedback answered (:mod:`.closeness`). At strength 0 the score is the
+    general distance itself.
+    """
+
+    strength: float
+    general: float
+    head: float
+    marks: float
+
+    @classmethod
+    def of(cls, w: float, closeness: float, *, head: bool, marks: bool) -> Shares:
+        c = float(closeness)
+        if not (np.isfinite(c) and 0.0 <= c <= 1.0):
+            raise ValueError("closeness must be in [0, 1]")
+        s = check_weight(w) * c if (head or marks) else 0.0
+        if head and marks:
+            return cls(s, 1.0 - s, s * (1.0 - MARKS_SHARE), s * MARKS_SHARE)
+        return cls(s, 1.0 - s, s if head else 0.0, s if marks else 0.0)
+
+
+def personalized_score(
+    general: np.ndarray,
+    shares: Shares,
+    *,
+    head: np.ndarray | None = None,
+    marks: np.ndarray | None = None,
 ) -> np.ndarray:
-    """(1 - weight) * distances + weight * memory; the distances unchanged without memory."""
-    distances = np.asarray(distances, dtype=np.float64)
-    if memory is None:
-        return distances
-    return (1.0 - weight) * distances + weight * np.asarray(memory, dtype=np.float64)
+    """general x share + head x share + marks x share (eqs. 18-19 with the marks as a second
+    personal distance). ``head`` is eq. 16 already on the general scale (:func:`mix`'s
+    calibration); a term whose share is 0 is not read. Strength 0: the general distances."""
+    score = shares.general * np.asarray(general, dtype=np.float64)
+    if shares.head > 0:
+        if head is None:
+            raise ValueError("the head has a share but no distances")
+        score = score + shares.head * np.asarray(head, dtype=np.float64)
+    if shares.marks > 0:
+        if marks is None:
+            raise ValueError("the marks have a share but no distances")
+        score = score + shares.marks * np.asarray(marks, dtype=np.float64)
+    return score
+
+
+def calibrated(personal: np.ndarray, calibration: Calibration | None) -> np.ndarray:
+    """d_personal in the general head's unit (``s_general / s_personal``), or raw."""
+    personal = np.asarray(personal, dtype=np.float64)
+    if calibration is None:
+        return personal
+    return personal * (calibration.general / calibration.personal)
 
 
 def top_k_order(distances: np.ndarray, top_k: int) -> np.ndarray:

@@ -86,3 +86,33 @@ def dataset_features(
         progress=progress,
     )
     return photo_feats, sketch_feats
+
+
+def mirrored_sketch_features(
+    dataset: SketchPhotoDataset,
+    extractor: FeatureExtractor,
+    cache_dir: Path,
+    *,
+    progress: bool = True,
+) -> np.ndarray:
+    """Trunk maps of every sketch's mirror image, cached beside the sketches' own.
+
+    Search asks a sketch as the mean of its vector and its mirror image's
+    (``pipeline.mirror_mean``); whatever compares stored queries the way search holds them
+    (the closeness of personalization) needs both.
+    """
+    root = Path(cache_dir) / extractor.version()
+    sketches = dataset.sketches
+
+    def mirror_chunk(idx: list[int]) -> np.ndarray:
+        maps = [sketch_image_to_map(read_rgb(sketches[i].path))[:, ::-1] for i in idx]
+        return extractor.features([np.ascontiguousarray(m) for m in maps])
+
+    return cached_features(
+        FeatureStore(root / "sketch_mirror", shape=extractor.feature_shape),
+        [s.relpath for s in sketches],
+        mirror_chunk,
+        desc="mirrored sketch trunk maps",
+        progress=progress,
+    )
+

@@ -165,12 +165,13 @@ def query_compare(*, user: Any, query: SketchQuery) -> Comparison:
     common = {
         "user": user,
         "libraries": usable,
-        "vector": embedding.vector,
-        "features": embedding.features,
+        "embedding": embedding,
+        "model_version": engine.model_version,
         "top_k": query.top_k,
         "exclude": exclude,
     }
-    general = rank_candidates(**common, personal_weight=0.0, general_only=True)
+    # The general column is exactly a live search at w = 0.
+    general = rank_candidates(**common, personal_weight=0.0)
     personal = rank_candidates(**common, personal_weight=None)
     now_general = _listed(general.images, marked_set)
     now_personal = _listed(personal.images, marked_set)

@@ -24,7 +24,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 
-from personalization.ranking import RankedImage, Ranking, rank_for_user
+from personalization.ranking import AskedQuery, Ranking, rank_for_user
 from retrieval import photos, selectors
 from retrieval.models import (
     ImageLibrary,
@@ -122,32 +122,33 @@ class QueryEmbedding:
     """What a query is searched with: the general vector and the trunk map (None: unknown,
     then nothing personal is mixed in)."""
 
-    vector: np.ndarray
+    vector: np.ndarray  # before expansion (a sketch's: averaged with its mirror image's)
     features: np.ndarray | None
     sketch_png: bytes  # what the query looks like (binarised sketch, or the photo's thumbnail)
+    kind: str = "sketch"  # or "photo" (more like this)
 
 
 def rank_candidates(
     *,
     user: Any,
     libraries: list[ImageLibrary],
-    vector: np.ndarray,
-    features: np.ndarray | None,
+    embedding: QueryEmbedding,
+    model_version: str,
     top_k: int,
     personal_weight: float | None,
     exclude: tuple[int, ...] = (),
-    general_only: bool = False,
 ) -> Ranking:
-    """General candidates of ``libraries`` for ``vector``, ranked for ``user`` (the one path
-    of searches, "more like this" and "compare now").
+    """General candidates of ``libraries`` for the query, ranked for ``user`` (the one path
+    of searches, "more like this" and "compare now"; ``personal_weight`` 0 is the general
+    model's own order, nothing of the user's mixed in).
 
-    ``general_only``: the general model's own order, with nothing of the user's mixed in
-    (neither head nor marks): the "now, general model" column of a comparison.
-    The general ranking is the served one: ``vector`` expanded with its nearest photos
-    (``PSBIR_QUERY_EXPANSION``) before the candidates are drawn.
+    The general ranking is the served one: the query's vector expanded with its nearest
+    photos (``PSBIR_QUERY_EXPANSION``) before the candidates are drawn; how close the query
+    is to what the user taught is judged on that expanded vector too (what the index was
+    asked; ``Ranking.query_vector``, stored with the query).
     """
     vector = selectors.expanded_query(
-        libraries=libraries, vector=vector, neighbours=settings.PSBIR_QUERY_EXPANSION
+        libraries=libraries, vector=embedding.vector, neighbours=settings.PSBIR_QUERY_EXPANSION
     )
     ids, distances = selectors.general_candidates(
         libraries=libraries, vector=vector, k=max(top_k, CANDIDATES) + len(exclude)
@@ -155,24 +156,15 @@ def rank_candidates(
     if exclude:
         keep = ~np.isin(ids, np.asarray(exclude, dtype=np.int64))
         ids, distances = ids[keep], distances[keep]
-    if general_only:
-        # general_candidates answers in ascending distance already.
-        images = [
-            RankedImage(
-                image_id=int(i),
-                distance=float(d),
-                general_distance=float(d),
-                personal_distance=None,
-            )
-            for i, d in zip(ids[:top_k].tolist(), distances[:top_k].tolist(), strict=True)
-        ]
-        return Ranking(images=images, personal_weight=0.0, personal_head_version=None)
-    if features is None:
-        personal_weight = 0.0  # no query map to re-score with: the general order
-        features = np.zeros((1, 1, 1), dtype=np.float32)
+    asked = AskedQuery(
+        vector=np.asarray(vector, dtype=np.float32).reshape(-1),
+        kind=embedding.kind,
+        features=embedding.features,
+        model_version=model_version,
+    )
     return rank_for_user(
         user=user,
-        query_features=features,
+        query=asked,
         candidate_ids=ids,
         general_distances=distances,
         top_k=top_k,
@@ -196,7 +188,9 @@ def photo_query_embedding(*, image: LibraryImage, model_version: str) -> QueryEm
             "searched with; try again once its library is indexed."
         )
     features = selectors.image_trunk_map(image=image, model_version=model_version)
-    return QueryEmbedding(vector=vector, features=features, sketch_png=_thumbnail_bytes(image))
+    return QueryEmbedding(
+        vector=vector, features=features, sketch_png=_thumbnail_bytes(image), kind="photo"
+    )
 
 
 def _thumbnail_bytes(image: LibraryImage) -> bytes:
@@ -258,8 +252,8 @@ def search_run(
     ranking = rank_candidates(
         user=user,
         libraries=usable,
-        vector=query_input.vector,
-        features=query_input.features,
+        embedding=query_input,
+        model_version=engine.model_version,
         top_k=top_k,
         personal_weight=personal_weight,
         exclude=(source_image.pk,) if source_image is not None else (),
@@ -277,10 +271,13 @@ def search_run(
             strokes=strokes,
             source_image=source_image,
             features=None if features is None else np.asarray(features, dtype=np.float16).tobytes(),
+            vector=np.asarray(ranking.query_vector, dtype=np.float32).tobytes(),
             top_k=top_k,
             personal_weight=ranking.personal_weight,
             model_version=engine.model_version,
             personal_head_version=ranking.personal_head_version,
+            closeness=ranking.closeness,
+            nearest_taught_id=ranking.nearest_taught_id,
         )
         extension = "jpg" if source_image is not None else "png"
         query.sketch_image.save(
@@ -299,6 +296,7 @@ def search_run(
                 distance=item.distance,
                 general_distance=item.general_distance,
                 personal_distance=item.personal_distance,
+                terms=item.terms,
             )
             for rank, item in enumerate(ranking.images, start=1)
         )

@@ -1,0 +1,206 @@
+"""Measure the closeness rule (:mod:`.closeness`) of a general head from data.
+
+    python -m personalization.engine.closeness_calibration --data ../shared/data/sketchy-mini \
+        [--head PATH] [--seed 0] [--holdout-categories 20] [--out FILE]
+
+On the *training* split only: the training sketches of the categories the general head was
+trained on (the seeded 7:3 split of ``train_general``; test sketches and the held-out
+categories are never read) and the photos of those categories (the gallery every query is
+expanded against, as search expands it). For each pair kind (taught query, new query) it
+simulates users who taught ``SUBJECTS`` categories with ``PER_SUBJECT`` queries each, and
+measures the distance from every other query to the nearest taught one:
+
+- ``far`` = the 1st percentile of that distance for queries of categories the user never
+  taught: 99 % of unrelated searches get exactly no influence, however many queries
+  the user taught (a per-pair rule would leak more the more they teach);
+- ``near`` = the median of it for queries of a taught category: half of the searches on a
+  taught subject get all of it.
+
+Writes the rule into ``personalization/engine/assets/closeness.json`` under the head's model
+version (what the served engine calls ``model_version``) and prints it as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from personalization.engine.closeness import (
+    CALIBRATION_PATH,
+    PAIR_KINDS,
+    Band,
+    ClosenessRule,
+    pairwise,
+    save_rule,
+)
+from retrieval.engine.data import SketchPhotoDataset
+from retrieval.engine.featurize import dataset_features, mirrored_sketch_features
+from retrieval.engine.general_training.cache import DEFAULT_CACHE_DIR
+from retrieval.engine.general_training.splits import make_splits
+from retrieval.engine.heads import DEFAULT_HEAD_PATH
+from retrieval.engine.pipeline import Engine, EngineConfig, mirror_mean
+from retrieval.engine.query_expansion import DEFAULT_NEIGHBOURS, expand_against
+from retrieval.engine.weights import default_model_dir
+
+NEAR_QUANTILE = 0.5  # of a taught subject's queries: half get full influence
+FAR_QUANTILE = 0.01  # of unrelated queries: 99 % get none
+SUBJECTS = 3  # categories a simulated user taught
+PER_SUBJECT = 10  # queries they taught on each (the protocol's 10 feedback rounds)
+USERS = 400  # simulated users per pair kind
+PERCENTILES = (1, 5, 10, 25, 50, 75, 90, 95, 99)
+
+
+def nearest_taught(
+    taught: np.ndarray,
+    taught_cat: np.ndarray,
+    asked: np.ndarray,
+    asked_cat: np.ndarray,
+    *,
+    same_set: bool,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Simulated users: (distances from queries of a taught category to the nearest taught
+    query, the same for queries of other categories), pooled over :data:`USERS` users.
+    ``same_set``: ``asked`` is ``taught``, so a taught query is never asked again."""
+    d = pairwise(asked, taught)
+    rng = np.random.default_rng(seed)
+    categories = [c for c in np.unique(taught_cat) if (taught_cat == c).sum() >= PER_SUBJECT]
+    on, off = [], []
+    for _ in range(USERS):
+        subjects = rng.choice(categories, SUBJECTS, replace=False)
+        chosen = np.concatenate(
+            [
+                rng.choice(np.flatnonzero(taught_cat == c), PER_SUBJECT, replace=False)
+                for c in subjects
+            ]
+        )
+        rest = np.arange(len(asked))
+        if same_set:
+            rest = np.setdiff1d(rest, chosen)
+        nearest = d[np.ix_(rest, chosen)].min(axis=1)
+        taught_subject = np.isin(asked_cat[rest], subjects)
+        on.append(nearest[taught_subject])
+        off.append(nearest[~taught_subject])
+    return np.concatenate(on), np.concatenate(off)
+
+
+def band_of(on: np.ndarray, off: np.ndarray) -> tuple[Band, dict]:
+    near = float(np.quantile(on, NEAR_QUANTILE))
+    far = float(np.quantile(off, FAR_QUANTILE))
+    summary = {
+        "on_topic_searches": int(len(on)),
+        "off_topic_searches": int(len(off)),
+        "on_topic_percentiles": {p: round(float(np.percentile(on, p)), 4) for p in PERCENTILES},
+        "off_topic_percentiles": {p: round(float(np.percentile(off, p)), 4) for p in PERCENTILES},
+    }
+    if near >= far:
+        # Heavy overlap: keep the ramp inside [0, far) so unrelated searches stay out.
+        near = far / 2.0
+        summary["near_clipped"] = True
+    band = Band(near=near, far=far)
+    summary.update(
+        near=round(near, 4),
+        far=round(far, 4),
+        # How the rule treats the searches it was measured on.
+        on_topic_with_any_influence=round(float((on < far).mean()), 4),
+        on_topic_mean_closeness=round(float(band.closeness(on).mean()), 4),
+        off_topic_with_any_influence=round(float((off < far).mean()), 4),
+        off_topic_mean_closeness=round(float(band.closeness(off).mean()), 4),
+    )
+    return band, summary
+
+
+def calibrate(args: argparse.Namespace) -> ClosenessRule:
+    torch.set_num_threads(args.threads)
+    dataset = SketchPhotoDataset.scan(args.data)
+    splits = make_splits(dataset, holdout=args.holdout_categories, seed=args.seed)
+    engine = Engine(
+        EngineConfig(model_dir=Path(args.model_dir or default_model_dir()), head_path=args.head)
+    )
+    photo_maps, sketch_maps = dataset_features(
+        dataset, engine.extractor, args.cache_dir, progress=args.progress
+    )
+    mirrored = mirrored_sketch_features(
+        dataset, engine.extractor, args.cache_dir, progress=args.progress
+    )
+    train = np.asarray(splits.train_sketches, np.int64)
+    photos = np.asarray(splits.seen_photos, np.int64)
+    gallery = engine.head_vectors(photo_maps[photos])
+    # Every query as search asks the index: a sketch averaged with its mirror image, then
+    # (sketch or photo) expanded with its nearest photos of the gallery.
+    sketches = mirror_mean(
+        engine.head_vectors(sketch_maps[train]), engine.head_vectors(mirrored[train])
+    )
+    asked = {
+        "sketch": expand_against(sketches, gallery, args.query_expansion),
+        "photo": expand_against(gallery, gallery, args.query_expansion),
+    }
+    category = {
+        "sketch": np.array([dataset.sketches[i].category for i in train], dtype=object),
+        "photo": np.array([dataset.photos[i].category for i in photos], dtype=object),
+    }
+    bands, measured = {}, {}
+    for n, kind in enumerate(PAIR_KINDS):
+        first, second = kind.split("-")
+        ons, offs = [], []
+        # Both directions of a mixed kind: a sketch taught, a photo asked, and the reverse.
+        for taught, new in {(first, second), (second, first)}:
+            on, off = nearest_taught(
+                asked[taught],
+                category[taught],
+                asked[new],
+                category[new],
+                same_set=taught == new,
+                seed=args.seed + n,
+            )
+            ons.append(on)
+            offs.append(off)
+        bands[kind], measured[kind] = band_of(np.concatenate(ons), np.concatenate(offs))
+    measured["on"] = {
+        "data": Path(args.data).name,
+        "split": f"train sketches of the seen categories (seed {args.seed}, "
+        f"{args.holdout_categories} held-out categories never read) and their photos",
+        "sketches": int(len(train)),
+        "photos": int(len(photos)),
+        "categories": int(len(splits.seen)),
+        "users": f"{USERS} simulated users per pair kind, {SUBJECTS} subjects x "
+        f"{PER_SUBJECT} taught queries each",
+        "query_expansion": args.query_expansion,
+        "near_quantile": NEAR_QUANTILE,
+        "far_quantile": FAR_QUANTILE,
+        "head_path": Path(engine.head_path).name,
+    }
+    return ClosenessRule(bands=bands, head=engine.model_version, measured=measured)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add = parser.add_argument
+    add("--data", type=Path, required=True)
+    add("--head", type=Path, default=DEFAULT_HEAD_PATH, help="general head checkpoint")
+    add("--model-dir", type=Path, default=None)
+    add("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
+    add("--seed", type=int, default=0)
+    add("--holdout-categories", type=int, default=20)
+    add("--threads", type=int, default=2)
+    add("--query-expansion", type=int, default=DEFAULT_NEIGHBOURS, help="as search asks (3)")
+    add("--out", type=Path, default=CALIBRATION_PATH, help="the calibration file to update")
+    add("--no-progress", dest="progress", action="store_false")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    rule = calibrate(args)
+    save_rule(rule, args.out)
+    print(json.dumps(rule.to_dict(), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
