@@ -69,13 +69,19 @@ def nearest_taught(
     ``same_set``: ``asked`` is ``taught``, so a taught query is never asked again."""
     d = pairwise(asked, taught)
     rng = np.random.default_rng(seed)
-    categories = [c for c in np.unique(taught_cat) if (taught_cat == c).sum() >= PER_SUBJECT]
+    names, counts = np.unique(taught_cat, return_counts=True)
+    # Small data sets (a smoke run) teach fewer queries per subject; one is left to ask.
+    per_subject = min(PER_SUBJECT, max(1, int(np.median(counts)) - 1))
+    categories = [c for c, n in zip(names, counts, strict=True) if n > per_subject]
+    subjects_per_user = min(SUBJECTS, len(categories) - 1)
+    if subjects_per_user < 1:
+        return np.zeros(0), np.zeros(0)
     on, off = [], []
     for _ in range(USERS):
-        subjects = rng.choice(categories, SUBJECTS, replace=False)
+        subjects = rng.choice(categories, subjects_per_user, replace=False)
         chosen = np.concatenate(
             [
-                rng.choice(np.flatnonzero(taught_cat == c), PER_SUBJECT, replace=False)
+                rng.choice(np.flatnonzero(taught_cat == c), per_subject, replace=False)
                 for c in subjects
             ]
         )
@@ -115,6 +121,35 @@ def band_of(on: np.ndarray, off: np.ndarray) -> tuple[Band, dict]:
     return band, summary
 
 
+def measure_bands(
+    asked: dict[str, np.ndarray], category: dict[str, np.ndarray], *, seed: int
+) -> tuple[dict[str, Band], dict]:
+    """A :class:`Band` per pair kind whose two query kinds are both in ``asked`` (vectors of
+    queries as search asks the index, by kind), with what it was measured on."""
+    bands, measured = {}, {}
+    for n, kind in enumerate(PAIR_KINDS):
+        first, second = kind.split("-")
+        if first not in asked or second not in asked:
+            continue
+        ons, offs = [], []
+        # Both directions of a mixed kind: a sketch taught, a photo asked, and the reverse.
+        for taught, new in sorted({(first, second), (second, first)}):
+            on, off = nearest_taught(
+                asked[taught],
+                category[taught],
+                asked[new],
+                category[new],
+                same_set=taught == new,
+                seed=seed + n,
+            )
+            ons.append(on)
+            offs.append(off)
+        on, off = np.concatenate(ons), np.concatenate(offs)
+        if len(on) and len(off):
+            bands[kind], measured[kind] = band_of(on, off)
+    return bands, measured
+
+
 def calibrate(args: argparse.Namespace) -> ClosenessRule:
     torch.set_num_threads(args.threads)
     dataset = SketchPhotoDataset.scan(args.data)
@@ -144,23 +179,7 @@ def calibrate(args: argparse.Namespace) -> ClosenessRule:
         "sketch": np.array([dataset.sketches[i].category for i in train], dtype=object),
         "photo": np.array([dataset.photos[i].category for i in photos], dtype=object),
     }
-    bands, measured = {}, {}
-    for n, kind in enumerate(PAIR_KINDS):
-        first, second = kind.split("-")
-        ons, offs = [], []
-        # Both directions of a mixed kind: a sketch taught, a photo asked, and the reverse.
-        for taught, new in {(first, second), (second, first)}:
-            on, off = nearest_taught(
-                asked[taught],
-                category[taught],
-                asked[new],
-                category[new],
-                same_set=taught == new,
-                seed=args.seed + n,
-            )
-            ons.append(on)
-            offs.append(off)
-        bands[kind], measured[kind] = band_of(np.concatenate(ons), np.concatenate(offs))
+    bands, measured = measure_bands(asked, category, seed=args.seed)
     measured["on"] = {
         "data": Path(args.data).name,
         "split": f"train sketches of the seen categories (seed {args.seed}, "

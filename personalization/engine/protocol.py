@@ -44,6 +44,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from personalization.engine.closeness import CALIBRATION_PATH, ClosenessRule, load_rules
+from personalization.engine.closeness_calibration import measure_bands
 from personalization.engine.finetune import FinetuneConfig
 from personalization.engine.protocol_data import Selection, load_dataset, select
 from personalization.engine.protocol_features import GridExtractor
@@ -80,16 +82,18 @@ from personalization.engine.protocol_report import (
     write_json,
 )
 from retrieval.engine.device import resolve_device
-from retrieval.engine.featurize import dataset_features
+from retrieval.engine.featurize import dataset_features, mirrored_sketch_features
 from retrieval.engine.general_training.cache import DEFAULT_CACHE_DIR
 from retrieval.engine.general_training.recipe import RECIPES, RecipeConfig
 from retrieval.engine.heads import DEFAULT_HEAD_PATH, bootstrap_conv6_head, head_metadata
-from retrieval.engine.pipeline import FeatureExtractor
+from retrieval.engine.pipeline import FeatureExtractor, _model_version, mirror_mean
 from retrieval.engine.query_expansion import DEFAULT_NEIGHBOURS, expand_against
 from retrieval.engine.trunks import trunk_spec
 from retrieval.engine.weights import default_model_dir
 
-PROTOCOL_VERSION = 3  # 3: general queries expanded as search serves them
+# 3: general queries expanded as search serves them; 4: sketches averaged with their mirror
+# image as search asks them, feedback rounds of mixed-subject users (residual, off topic)
+PROTOCOL_VERSION = 4
 # The edge method of an edge-input trunk (VGG-16) when neither the option nor the head's
 # metadata names one: the one the shared conv5 cache of sketchy-mini is filled with.
 DEFAULT_EDGE_METHOD = "canny"
@@ -125,6 +129,7 @@ class ProtocolConfig:
     # General query vectors expanded with their k nearest gallery photos, as search serves
     # them (retrieval.engine.query_expansion; 0: the plain sketch vectors).
     query_expansion: int = DEFAULT_NEIGHBOURS
+    mirror_queries: bool = True  # sketches averaged with their mirror image (search does)
     general_epochs: int = RecipeConfig().epochs
     hog: bool = True
     personalization: bool = True
@@ -203,6 +208,15 @@ def run_protocol(config: ProtocolConfig) -> dict:
 
     general_photo_vecs = head_vectors_of(model.head, photo_maps)
     general_query_vecs = head_vectors_of(model.head, query_maps)
+    if sel.query_kind == "sketch" and config.mirror_queries:
+        # As search asks a sketch: averaged with its mirror image.
+        with timer.stage("mirrored_features"):
+            mirrored = mirrored_sketch_features(
+                sel.dataset, extractor, config.cache_dir, progress=config.progress
+            )
+        general_query_vecs = mirror_mean(
+            general_query_vecs, head_vectors_of(model.head, mirrored)
+        )
     gallery = Gallery(
         photo_ids=sel.personal_photos,
         parents=np.array([p.category for p in sel.dataset.photos], dtype=object),
@@ -224,10 +238,16 @@ def run_protocol(config: ProtocolConfig) -> dict:
         finetune=replace(config.personal.finetune, scope=scope),
     )
     tasks, _ = user_tasks(gallery, sel.parents) if config.personalization else ([], {})
-    round_steps = sum(
-        min(personal_cfg.feedback_rounds, len(t.train))
-        for t in rounds_order(tasks, personal_cfg.rounds_users)
+    query_kind = "sketch" if sel.query_kind == "sketch" else "photo"
+    rule, rule_source = (
+        _closeness_rule(extractor, model, gallery, query_kind, config)
+        if config.personalization
+        else (None, "not needed")
     )
+    n_users = len(tasks) // 2
+    if personal_cfg.rounds_users > 0:
+        n_users = min(n_users, personal_cfg.rounds_users)
+    round_steps = n_users * personal_cfg.feedback_rounds
     table3_tasks = len(rounds_order(tasks, personal_cfg.table3_users))
     bar = tqdm(total=3 + table3_tasks + round_steps, desc="protocol", disable=not config.progress)
 
@@ -253,7 +273,18 @@ def run_protocol(config: ProtocolConfig) -> dict:
             bar.update(1)
 
         if config.personalization:
-            personal = personalization_stage(gallery, sel.parents, personal_cfg, on_task=tick)
+            personal = personalization_stage(
+                gallery,
+                sel.parents,
+                personal_cfg,
+                rule=rule,
+                query_kind=query_kind,
+                on_task=tick,
+            )
+            personal["closeness_rule"] = {
+                "source": rule_source,
+                **(rule.to_dict() if rule is not None else {}),
+            }
         else:
             personal = {"skipped": "--no-personalization"}
         plots = _personal_plots(personal, out)
@@ -296,8 +327,10 @@ def run_protocol(config: ProtocolConfig) -> dict:
 
 
 def rounds_points(personal: dict) -> list[dict]:
-    """The rounds curve as ``[{"round", "product", "general", "rocchio", "one_nn"}, ...]``
-    (fine-grained mAP averaged over the users; every other measured ranking beside)."""
+    """The rounds curve as ``[{"round", "product", "general", "rocchio", "one_nn", "head",
+    "residual": {...}, "off_topic": {"product", "general", "retention"}, ...}, ...]``: on-topic
+    mAP of mixed-subject users (whole gallery, and residual collection), off-topic category
+    mAP and retention (:mod:`.protocol_mixed`)."""
     curve = (personal.get("rounds") or {}).get("curve") or []
     return [dict(point) for point in curve]
 
@@ -323,9 +356,38 @@ def _general_model(config, sel, checkpoint, photo_maps, sketch_maps, device) -> 
     )
 
 
+def _closeness_rule(
+    extractor, model: GeneralModel, gallery: Gallery, query_kind: str, config: ProtocolConfig
+) -> tuple[ClosenessRule | None, str]:
+    """The rule search serves for this general model (shipped, by model version), else one
+    measured here on the training queries of the protocol's own split (never a test one)."""
+    network = getattr(extractor, "network", None)
+    if network is not None:
+        version = _model_version(
+            [network, getattr(extractor, "hed", None), model.head], extractor.input_tag()
+        )
+        shipped = load_rules().get(version)
+        if shipped is not None:
+            return shipped, f"shipped rule of model {version} ({CALIBRATION_PATH.name})"
+    train = np.flatnonzero(~gallery.query_is_test)
+    if not len(train):
+        return None, "no training query to measure a rule on"
+    bands, measured = measure_bands(
+        {query_kind: gallery.general_queries[train]},
+        {query_kind: gallery.query_parent[train]},
+        seed=config.seed,
+    )
+    if not bands:
+        return None, "too few training queries to measure a rule on"
+    return (
+        ClosenessRule(bands=bands, head="protocol", measured=measured),
+        "measured on this run's training queries",
+    )
+
+
 def _asked(queries: np.ndarray, gallery: np.ndarray, config: ProtocolConfig) -> np.ndarray:
-    """General query vectors as search asks them: expanded with their nearest gallery photos
-    (the mirror image is not averaged in here: the protocol caches no mirrored maps)."""
+    """General query vectors as search asks them (sketches already averaged with their
+    mirror image): expanded with their nearest gallery photos."""
     if config.query_expansion <= 0:
         return queries
     return expand_against(queries, gallery, config.query_expansion)
@@ -430,7 +492,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add("--weights", type=float, nargs="+", default=list(PAPER_WEIGHTS))
     add("--feedback-rounds", type=int, default=None, help=f"({defaults.feedback_rounds})")
-    add("--rounds-users", type=int, default=0, help="users in the rounds experiment (0: all)")
+    add(
+        "--rounds-users",
+        type=int,
+        default=0,
+        help="mixed-subject users in the rounds experiment (0: all, one per two sub-categories)",
+    )
+    add(
+        "--off-topic-queries",
+        type=int,
+        default=PersonalConfig().off_topic_queries,
+        help="test sketches of untaught categories each rounds user searches",
+    )
+    add("--no-mirror-queries", action="store_true", help="sketch queries without their mirror")
     add("--table3-users", type=int, default=0, help="users in Table 3 / the w sweep (0: all)")
     add("--shown", type=int, default=defaults.shown, help="results a user looks at per round")
     add("--candidates", type=int, default=0, help="re-score the general top C (0: all)")
@@ -461,6 +535,7 @@ def config_from_args(args: argparse.Namespace) -> ProtocolConfig:
         weights=tuple(sorted(float(w) for w in args.weights)),
         feedback_rounds=pick(args.feedback_rounds, QUICK["feedback_rounds"], base.feedback_rounds),
         rounds_users=args.rounds_users,
+        off_topic_queries=args.off_topic_queries,
         table3_users=args.table3_users,
         shown=args.shown,
         candidates=args.candidates,
@@ -484,6 +559,7 @@ def config_from_args(args: argparse.Namespace) -> ProtocolConfig:
         general_recipe=args.general_recipe,
         head_scope=args.head_scope,
         query_expansion=max(0, args.query_expansion),
+        mirror_queries=not args.no_mirror_queries,
         general_epochs=pick(args.general_epochs, QUICK["general_epochs"], RecipeConfig().epochs),
         hog=not args.no_hog,
         personalization=not args.no_personalization,

@@ -11,13 +11,9 @@ sketches of the parent then rank the whole gallery with
 ``(1 - w) d_general + w d_personal`` (eq. 18); a photo is relevant when it is in the user's
 parent and sub-category. Table 3's "general" row is w = 0, its "personal" row w = 1.
 
-Feedback rounds: a round is one training sketch searched with the general model, whose
-top ``shown`` results the user looks at and marks those of their sub-category (or, when none
-is shown, the first one further down, as above). After r rounds we fine-tune on the r
-marked sketches **knowing only the marks** (the photos' sub-category labels are hidden:
-eq. 9's positives are the marked photos and their nearest neighbours, :mod:`.grouping`'s
-"derived-sub" rule, as for a library without sub-category labels; parent labels are kept)
-and compare, on the same test sketches, with Rocchio and 1-NN re-ranking fed the same marks.
+Feedback rounds: users who teach several subjects and search others too, scored on topic
+(whole gallery and residual collection) and off topic (retention), the product's ranking
+against Rocchio, 1-NN, the head alone and the general model: :mod:`.protocol_mixed`.
 
 ``candidates`` C > 0 re-scores only the general top C of each query with the personal head
 (what the product's search does, :mod:`personalization.ranking`); 0 ranks the whole gallery
@@ -34,6 +30,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
+from personalization.engine.closeness import ClosenessRule
 from personalization.engine.dataset import FeedbackItem, build_training_set
 from personalization.engine.finetune import (
     FinetuneConfig,
@@ -42,7 +39,6 @@ from personalization.engine.finetune import (
     pooled_features,
 )
 from personalization.engine.grouping import PhotoPool
-from personalization.engine.protocol_baselines import nn_rerank_distances, rocchio_queries
 from personalization.engine.protocol_metrics import (
     distances,
     fine_grained_relevance,
@@ -50,7 +46,8 @@ from personalization.engine.protocol_metrics import (
     query_aps,
     rank,
 )
-from personalization.engine.scoring import Calibration, head_vectors, with_memory
+from personalization.engine.protocol_mixed import mixed_user_rounds, mixed_users, summarize_mixed
+from personalization.engine.scoring import Calibration, head_vectors
 from retrieval.engine.metrics import interpolated_pr_curve
 
 PAPER_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -68,7 +65,8 @@ class PersonalConfig:
     shown: int = 20  # results a user looks at per round (PSBIR_DEFAULT_TOP_K)
     candidates: int = 0  # 0: eq. 19 over the whole gallery; C: re-score the general top C
     neighbours: int = 3  # derived sub-category of a marked photo: itself + 3 neighbours
-    product_weight: float = 0.5  # PSBIR_DEFAULT_PERSONAL_WEIGHT: the rounds curve's mix
+    product_weight: float = 0.75  # PSBIR_DEFAULT_PERSONAL_WEIGHT: the product's w
+    off_topic_queries: int = 100  # per mixed-subject user: test sketches of untaught categories
     calibrated: bool = True  # eq. 18 on calibrated distances (the product's); False: raw
     device: str = "cpu"
     seed: int = 0
@@ -294,88 +292,6 @@ def rerank(
     return np.concatenate([top, order[:, candidates:]], axis=1)
 
 
-# The rankings the feedback-rounds experiment measures after every round, each alone and
-# together, on the same marks and test sketches ("product" is what search serves).
-ROUND_METHODS = {
-    "general": "general model, no feedback",
-    "rocchio": "Rocchio (query moved to the marked photos)",
-    "one_nn": "1-NN re-ranking: 0.5 d(query) + 0.5 d(nearest marked photo)",
-    "memory": "memory term alone: d(nearest marked photo)",
-    "head": "personal head alone (w = 1)",
-    "head_mix": "eq. 18 at the product's w, calibrated, no memory",
-    "head_mix_raw": "eq. 18 at the product's w on raw distances (the paper's)",
-    "product": "what search serves: 0.5 x calibrated eq. 18 + 0.5 x memory term",
-}
-
-
-def rounds_user(task: UserTask, g: Gallery, config: PersonalConfig, on_round=None) -> dict:
-    """Fine-grained AP after 1..R feedback rounds of every :data:`ROUND_METHODS` ranking."""
-    target = (g.parents == task.parent) & (g.subs == task.sub)
-    rng = np.random.default_rng(user_seed(config.seed, task.parent, task.sub, "rounds"))
-    order = rng.permutation(task.train)[: config.feedback_rounds]
-    pool = g.pool(hide_subs=True)
-    exclude_test = g.exclude(task.test)
-    d_test = distances(g.general_queries[task.test], g.general_photos)
-    general_ap = nanmean(query_aps(_fine(rank(d_test, exclude_test), task, g)))
-    items, marked_all, unmarked_all, rows = [], [], [], []
-    w = config.product_weight
-    for r, q in enumerate(order, start=1):
-        ranked = rank(
-            distances(g.general_queries[[q]], g.general_photos), g.exclude(np.array([q]))
-        )[0]
-        shown = ranked[: config.shown]
-        marked = [int(p) for p in shown if target[p]]
-        if not marked:
-            marked = [int(first_of_sub(ranked[None], target)[0])]
-        marked_all += marked
-        unmarked_all += [int(p) for p in shown if p not in marked]
-        items.append(FeedbackItem(int(q), POOL, tuple(int(g.photo_ids[p]) for p in marked)))
-        seed = user_seed(config.seed, task.parent, task.sub, f"round{r}")
-        ts = build_training_set(
-            items,
-            {POOL: pool},
-            per_branch=config.per_branch,
-            neighbours=config.neighbours,
-            seed=seed,
-        )
-        result = _finetune(ts, g, replace(config.finetune, seed=seed), config.device)
-        raw = personal_distances(result, g, task.test, d_test, candidates=config.candidates)
-        d_personal = calibrated(result, raw, config)
-        memory = distances(g.general_photos[marked_all], g.general_photos).min(axis=0)[None, :]
-        moved = rocchio_queries(
-            g.general_queries[task.test],
-            g.general_photos[marked_all],
-            g.general_photos[unmarked_all],
-        )
-        mixed = (1.0 - w) * d_test + w * d_personal
-        scores = {
-            "rocchio": distances(moved, g.general_photos),
-            "one_nn": nn_rerank_distances(
-                g.general_queries[task.test], g.general_photos, g.general_photos[marked_all]
-            ),
-            "memory": np.broadcast_to(memory, d_test.shape),
-            "head": d_personal,
-            "head_mix": mixed,
-            "head_mix_raw": (1.0 - w) * d_test + w * raw,
-            "product": with_memory(mixed, memory),
-        }
-        row = {"round": r, "marked": len(marked_all), "general": general_ap}
-        for name, score in scores.items():
-            # The baselines rank the whole gallery; the head's rankings re-score as served.
-            c = config.candidates if name.startswith(("head", "product")) else 0
-            ranking = rerank(d_test, score, candidates=c, exclude=exclude_test)
-            row[name] = nanmean(query_aps(_fine(ranking, task, g)))
-        row["finetune_seconds"] = round(result.seconds, 2)
-        rows.append(row)
-        if on_round is not None:
-            on_round()
-    return {"parent": task.parent, "sub": task.sub, "rounds": rows}
-
-
-def _fine(ranked: np.ndarray, task: UserTask, g: Gallery) -> np.ndarray:
-    return fine_grained_relevance(ranked, task.parent, task.sub, g.parents, g.subs)
-
-
 def rounds_order(tasks: list[UserTask], limit: int) -> list[UserTask]:
     """Round-robin over parents (first sub of every parent, then the second ...), cut."""
     by_parent: dict[str, list[UserTask]] = defaultdict(list)
@@ -406,9 +322,12 @@ def personalization_stage(
     parents: dict[str, list[str]],
     config: PersonalConfig,
     *,
+    rule: ClosenessRule | None = None,
+    query_kind: str = "sketch",
     on_task: Callable[[str], None] | None = None,
 ) -> dict:
-    """Table 3, the w sweep, the fine-grained P-R curves and the feedback-rounds curve."""
+    """Table 3, the w sweep, the fine-grained P-R curves and the feedback rounds of
+    mixed-subject users (:mod:`.protocol_mixed`; they need the closeness ``rule``)."""
     tasks, skipped = user_tasks(g, parents)
     if not tasks:
         return {
@@ -431,16 +350,28 @@ def personalization_stage(
     for u in users:
         del u["_relevance"]
 
-    round_users = rounds_order(tasks, config.rounds_users) if config.feedback_rounds > 0 else []
-    per_user_rounds = [
-        rounds_user(
-            t,
-            g,
-            config,
-            on_round=(lambda t=t: on_task(f"{t.parent}/{t.sub} rounds")) if on_task else None,
-        )
-        for t in round_users
-    ]
+    per_user_rounds = []
+    if config.feedback_rounds > 0 and rule is not None:
+        for user in mixed_users(rounds_order(tasks, 0), g, config, seed=config.seed):
+            label = " + ".join(s.name for s in user.subjects)
+            per_user_rounds.append(
+                mixed_user_rounds(
+                    user,
+                    g,
+                    config,
+                    rule,
+                    query_kind,
+                    finetune=lambda ts, cfg: _finetune(ts, g, cfg, config.device),
+                    personal=lambda result, queries, d: calibrated(
+                        result,
+                        personal_distances(result, g, queries, d, candidates=config.candidates),
+                        config,
+                    ),
+                    rerank=rerank,
+                    build_pool=lambda: g.pool(hide_subs=True),
+                    on_round=(lambda label=label: on_task(f"{label} rounds")) if on_task else None,
+                )
+            )
     return {
         "users": users,
         "skipped_parents": skipped,
@@ -452,45 +383,5 @@ def personalization_stage(
             w: {"map": s["map"], "map_by_user": s["map_by_user"]} for w, s in sweep.items()
         },
         "pr_curves": pr,
-        "rounds": summarize_rounds(per_user_rounds),
+        "rounds": summarize_mixed(per_user_rounds),
     }
-
-
-def summarize_rounds(per_user: list[dict]) -> dict:
-    """Per round count: every method's fine-grained mAP (Table 3 aggregation) + a verdict."""
-    if not per_user:
-        return {"users": 0, "curve": [], "verdict": "not run"}
-    methods = [k for k in per_user[0]["rounds"][0] if k not in ("round", "marked")]
-    methods = [m for m in methods if not m.endswith("_seconds")]
-    max_round = max(len(u["rounds"]) for u in per_user)
-    curve = []
-    for r in range(1, max_round + 1):
-        rows = [
-            {"parent": u["parent"], **u["rounds"][r - 1]} for u in per_user if len(u["rounds"]) >= r
-        ]
-        point = {"round": r, "users": len(rows)}
-        for m in methods:
-            point[m] = aggregate(rows, lambda row, m=m: row[m])["map"]
-        curve.append(point)
-    return {
-        "users": len(per_user),
-        "per_user": per_user,
-        "curve": curve,
-        "verdict": rounds_verdict(curve),
-    }
-
-
-def rounds_verdict(curve: list[dict]) -> str:
-    """Plain words: does the product's ranking beat the best baseline by 1.2x every round?"""
-    wins, losses = [], []
-    for point in curve:
-        baseline = max(point["rocchio"], point["one_nn"])
-        (wins if point["product"] >= 1.2 * baseline else losses).append(point["round"])
-    if not losses:
-        return f"the product's ranking is >= 1.2x the best baseline after every round {wins}"
-    if not wins:
-        return (
-            "the product's ranking is NOT 1.2x the best relevance-feedback baseline "
-            f"(Rocchio / 1-NN re-ranking) after any round {losses}"
-        )
-    return f">= 1.2x the best baseline after rounds {wins}, NOT after rounds {losses}"

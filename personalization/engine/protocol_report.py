@@ -146,15 +146,22 @@ def plot_w_sweep(sweep: dict, path: Path) -> None:
 def plot_rounds(curve: list[dict], path: Path) -> None:
     plt, fig, ax = _axes((5.5, 4))
     rounds = [p["round"] for p in curve]
-    names = [k for k in curve[0] if k not in ("round", "users")]
-    for name in names:
+    for name in ("product", "general", "rocchio", "one_nn", "head"):
         style = "--" if name == "general" else "-"
-        ax.plot(rounds, [p[name] for p in curve], style, marker="o", label=name)
+        values = [p["residual"][name] for p in curve]
+        ax.plot(rounds, values, style, marker="o", label=f"{name} (residual, on topic)")
+    ax.plot(
+        rounds,
+        [p["off_topic"]["retention"] for p in curve],
+        ":",
+        marker="s",
+        label="off-topic retention",
+    )
     ax.set(
-        xlabel="feedback rounds (one query + its marked results)",
-        ylabel="fine-grained mAP",
-        ylim=(0, 1),
-        title="Feedback rounds vs relevance-feedback baselines",
+        xlabel="feedback rounds (one query of each taught subject + its marks)",
+        ylabel="mAP / retention",
+        ylim=(0, 1.05),
+        title="Mixed-subject users: on topic and off topic",
     )
     ax.set_xticks(rounds)
     ax.grid(alpha=0.3)
@@ -196,10 +203,12 @@ def text_summary(report: dict) -> str:
         lines.append(f"  w sweep {sweep}")
         lines.append(f"  rounds: {personal['rounds']['verdict']}")
         for point in report.get("rounds") or []:
+            res, off = point["residual"], point["off_topic"]
             lines.append(
-                f"    round {point['round']:2d}: product {point['product']:.3f}  general "
-                f"{point['general']:.3f}  rocchio {point['rocchio']:.3f}  1-NN "
-                f"{point['one_nn']:.3f}  head {point['head']:.3f}"
+                f"    round {point['round']:2d}: residual on topic: product {res['product']:.3f}"
+                f"  general {res['general']:.3f}  rocchio {res['rocchio']:.3f}  1-NN "
+                f"{res['one_nn']:.3f}  head {res['head']:.3f}; off-topic retention "
+                f"{off['retention']:.3f}"
             )
     lines.append(f"  wall time {report['wall_seconds']:.0f} s")
     return "\n".join(lines)
