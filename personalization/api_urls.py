@@ -7,6 +7,11 @@ app_name = "personalization-api"
 urlpatterns = [
     path("personalization/feedback/", apis.FeedbackListApi.as_view(), name="feedback-list"),
     path(
+        "personalization/feedback/forget/",
+        apis.FeedbackForgetApi.as_view(),
+        name="feedback-forget",
+    ),
+    path(
         "personalization/feedback/<int:pk>/",
         apis.FeedbackDetailApi.as_view(),
         name="feedback-detail",

@@ -19,6 +19,8 @@ from personalization import selectors
 from personalization.serializers import (
     FeedbackCreateSerializer,
     FeedbackFilterSerializer,
+    FeedbackForgetSerializer,
+    FeedbackForgottenSerializer,
     FeedbackSerializer,
     PersonalHeadSerializer,
     RollbackResultSerializer,
@@ -86,6 +88,28 @@ class FeedbackDetailApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class FeedbackForgetApi(APIView):
+    permission_classes = [IsTenantMember]
+
+    @extend_schema(
+        tags=[TAG],
+        request=FeedbackForgetSerializer,
+        responses={
+            200: FeedbackForgottenSerializer,
+            400: OpenApiResponse(description="Neither or both of query_id / session_id."),
+            404: OpenApiResponse(description="No such search or session of yours."),
+        },
+        description="Forget your feedback on one search (`query_id`) or on every search of "
+        "one session (`session_id`): all its marks are withdrawn, and your next search no "
+        "longer uses them (nor your personalized model near that search).",
+    )
+    def post(self, request: Request) -> Response:
+        data = FeedbackForgetSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        withdrawn = feedback.feedback_forget(user=request.user, **data.validated_data)
+        return Response(FeedbackForgottenSerializer({"withdrawn": withdrawn}).data)
+
+
 class SettingsApi(APIView):
     permission_classes = [IsTenantMember]
 
@@ -97,8 +121,10 @@ class SettingsApi(APIView):
         tags=[TAG],
         request=WeightSerializer,
         responses={200: SettingsSerializer, 400: OpenApiResponse(description="w not in [0, 1].")},
-        description="Set your w (eq. 18): 0 ranks by the general model only, 1 by your "
-        "personalized model only. A search can still override it per request.",
+        description="Set your w: 0 ranks by the general model only; above 0 what you taught "
+        "(your marks and personalized model) counts with share w x closeness on searches "
+        "close to the ones you gave feedback on, and not at all on others. A search can "
+        "still override it per request.",
     )
     def patch(self, request: Request) -> Response:
         return self._save(request, partial=True)  # PATCH is partial: {} changes nothing

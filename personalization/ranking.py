@@ -73,9 +73,7 @@ class Ranking:
     query_vector: np.ndarray | None = None  # the vector closeness was judged on
 
 
-def _general(
-    ids: np.ndarray, general: np.ndarray, top_k: int, query: AskedQuery | None
-) -> Ranking:
+def _general(ids: np.ndarray, general: np.ndarray, top_k: int, query: AskedQuery | None) -> Ranking:
     images = [
         RankedImage(
             image_id=int(ids[i]),

@@ -79,17 +79,6 @@ def training_feedback(*, user: Any) -> QuerySet[Feedback]:
     )
 
 
-def marked_image_ids(*, user: Any, limit: int) -> list[int]:
-    """The photos of the user's ``limit`` newest live marks (the ranking's memory term)."""
-    ids = (
-        training_feedback(user=user)
-        .filter(result__isnull=False)
-        .order_by("-id")
-        .values_list("result__image_id", flat=True)[: max(int(limit), 0)]
-    )
-    return list(dict.fromkeys(int(i) for i in ids))
-
-
 @dataclass(frozen=True)
 class TaughtQuery:
     """A query the user's live marks answered: what closeness compares a new search with."""

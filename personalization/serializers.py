@@ -34,6 +34,22 @@ class FeedbackCreateSerializer(serializers.Serializer):
     none_of_these = serializers.BooleanField(required=False, default=False)
 
 
+class FeedbackForgetSerializer(serializers.Serializer):
+    query_id = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+    session_id = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+
+    def validate(self, attrs: dict) -> dict:
+        if ("query_id" in attrs) == ("session_id" in attrs):
+            raise serializers.ValidationError(
+                "Name one search (query_id) or one session (session_id)."
+            )
+        return attrs
+
+
+class FeedbackForgottenSerializer(serializers.Serializer):
+    withdrawn = serializers.IntegerField(help_text="How many of your marks were withdrawn.")
+
+
 class WeightField(serializers.FloatField):
     """A float in [0, 1]; booleans (which DRF would read as 0 / 1) are refused."""
 
@@ -47,7 +63,8 @@ class WeightSerializer(serializers.Serializer):
     personal_weight = WeightField(
         min_value=0.0,
         max_value=1.0,
-        help_text="w of eq. 18: 0 = general model only, 1 = only yours",
+        help_text="w: 0 = the general model only; 1 = what you taught (your marks and your "
+        "personalized model) counts fully on searches close to the ones you gave feedback on",
     )
 
 

@@ -67,6 +67,79 @@ class ComparisonSerializer(serializers.Serializer):
         return obj.query.kind
 
 
+TERM_LABELS = {
+    "general": "general model",
+    "head": "your personalized model",
+    "marks": "your marks",
+}
+
+
+class WhyTermSerializer(serializers.Serializer):
+    name = serializers.ChoiceField(choices=list(TERM_LABELS))
+    label = serializers.CharField()
+    share = serializers.FloatField(help_text="How much this distance counts (shares add to 1).")
+    distance = serializers.FloatField()
+    product = serializers.FloatField(help_text="share x distance; the products add to the score.")
+
+
+class MovedBySerializer(serializers.Serializer):
+    """The earlier feedback that pulled this photo: a mark, and the query it was given for."""
+
+    marked_this_photo = serializers.BooleanField(
+        help_text="True: you marked this very photo; false: a photo like it."
+    )
+    image_id = serializers.IntegerField(help_text="The photo you marked.")
+    image_thumb_url = serializers.CharField()
+    query_id = serializers.IntegerField(allow_null=True)
+    query_sketch_url = serializers.CharField(allow_null=True, help_text="That query's picture.")
+    session_id = serializers.IntegerField(allow_null=True)
+
+
+def why_terms(result: Any) -> list[dict[str, Any]] | None:
+    """The terms the stored score adds up from, in order; None for a result stored before
+    the terms were kept (its score then has no breakdown)."""
+    stored = result.terms or {}
+    if not stored:
+        if result.personal_distance is not None:
+            return None
+        return [_term("general", 1.0, result.general_distance)]
+    return [_term(name, *stored[name]) for name in TERM_LABELS if name in stored]
+
+
+def _term(name: str, share: float, distance: float) -> dict[str, Any]:
+    return {
+        "name": name,
+        "label": TERM_LABELS[name],
+        "share": float(share),
+        "distance": float(distance),
+        "product": float(share) * float(distance),
+    }
+
+
+def why_moved_by(result: Any) -> dict[str, Any] | None:
+    from retrieval.models import SketchQuery
+
+    mark = (result.terms or {}).get("mark")
+    if not mark:
+        return None
+    query = (
+        SketchQuery.objects.for_tenant(result.tenant_id)
+        .filter(pk=mark.get("query_id"), user_id=result.query.user_id)
+        .only("id", "session_id")
+        .first()
+    )
+    return {
+        "marked_this_photo": int(mark["image_id"]) == result.image_id,
+        "image_id": int(mark["image_id"]),
+        "image_thumb_url": media_urls(int(mark["image_id"]))["thumb_url"],
+        "query_id": None if query is None else query.pk,
+        "query_sketch_url": None
+        if query is None
+        else reverse("retrieval:query-sketch", kwargs={"pk": query.pk}),
+        "session_id": None if query is None else query.session_id,
+    }
+
+
 class ResultWhySerializer(serializers.Serializer):
     """Why one stored result is where it is: the distances it was ranked by and what to
     overlay (the query's binarised sketch is in the same 256x256 frame as the photo padded
@@ -88,6 +161,18 @@ class ResultWhySerializer(serializers.Serializer):
         source="query.personal_head_version", allow_null=True
     )
     model_version = serializers.CharField(source="query.model_version")
+    closeness = serializers.FloatField(
+        source="query.closeness",
+        help_text="How close the query was to the nearest query your feedback answered "
+        "(0: none, so nothing personal was mixed in; 1: as close as your own repeats).",
+    )
+    terms = serializers.SerializerMethodField(
+        help_text="The distances the score adds up from, each with its share; the products "
+        "add up to ``distance``. Null for results stored before the terms were kept."
+    )
+    moved_by = serializers.SerializerMethodField(
+        help_text="The mark that pulled this photo (null: no mark did)."
+    )
     strokes = serializers.JSONField(source="query.strokes", allow_null=True)
     sketch_url = serializers.SerializerMethodField()
     photo_url = serializers.SerializerMethodField()
@@ -100,6 +185,14 @@ class ResultWhySerializer(serializers.Serializer):
 
     def get_sketch_url(self, obj: Any) -> str:
         return reverse("retrieval:query-sketch", kwargs={"pk": obj.query_id})
+
+    @extend_schema_field(WhyTermSerializer(many=True, allow_null=True))
+    def get_terms(self, obj: Any) -> list[dict[str, Any]] | None:
+        return why_terms(obj)
+
+    @extend_schema_field(MovedBySerializer(allow_null=True))
+    def get_moved_by(self, obj: Any) -> dict[str, Any] | None:
+        return why_moved_by(obj)
 
     def get_photo_url(self, obj: Any) -> str:
         return media_urls(obj.image_id)["photo_url"]

@@ -328,11 +328,21 @@ class QuerySummarySerializer(serializers.ModelSerializer):
             "personal_weight",
             "model_version",
             "personal_head_version",
+            "closeness",
+            "nearest_taught",
             "libraries",
             "source_image",
             "sketch_url",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "closeness": {
+                "help_text": "How close this query was to the nearest of your queries you gave "
+                "feedback on (0: none close, the general model's ranking; 1: as close as a "
+                "repeat)."
+            },
+            "nearest_taught": {"help_text": "That query (null: none was close)."},
+        }
 
     def get_sketch_url(self, obj: SketchQuery) -> str:
         return reverse("retrieval:query-sketch", kwargs={"pk": obj.pk})

@@ -214,9 +214,7 @@ def run_protocol(config: ProtocolConfig) -> dict:
             mirrored = mirrored_sketch_features(
                 sel.dataset, extractor, config.cache_dir, progress=config.progress
             )
-        general_query_vecs = mirror_mean(
-            general_query_vecs, head_vectors_of(model.head, mirrored)
-        )
+        general_query_vecs = mirror_mean(general_query_vecs, head_vectors_of(model.head, mirrored))
     gallery = Gallery(
         photo_ids=sel.personal_photos,
         parents=np.array([p.category for p in sel.dataset.photos], dtype=object),

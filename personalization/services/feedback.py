@@ -92,3 +92,28 @@ def feedback_withdraw(*, user: Any, feedback_id: Any) -> Feedback:
         feedback.withdrawn_at = timezone.now()
         feedback.save(update_fields=["withdrawn_at"])
     return feedback
+
+
+@transaction.atomic
+def feedback_forget(*, user: Any, query_id: Any = None, session_id: Any = None) -> int:
+    """Withdraw all of the user's live feedback on one of their queries (``query_id``) or on
+    every query of one of their sessions (``session_id``); the next search no longer uses it
+    (neither its marks nor, near that query, the personal model) and the next training does
+    not see it. Returns how many marks were withdrawn. Someone else's query or session is a
+    404, like one that does not exist."""
+    from retrieval.models import SearchSession
+
+    if (query_id is None) == (session_id is None):
+        raise ValidationError(
+            {"query_id": "Name one search (query_id) or one session (session_id)."}
+        )
+    live = Feedback.objects.for_tenant(user.tenant_id).filter(user=user, withdrawn_at=None)
+    if query_id is not None:
+        query = _own_query(user, query_id)
+        return _withdraw(live.filter(query=query))
+    session = (
+        SearchSession.objects.for_tenant(user.tenant_id)
+        .filter(user=user)
+        .get_for_tenant_or_404(user.tenant_id, pk=session_id)
+    )
+    return _withdraw(live.filter(query__session=session))

@@ -115,4 +115,3 @@ def mirrored_sketch_features(
         desc="mirrored sketch trunk maps",
         progress=progress,
     )
-

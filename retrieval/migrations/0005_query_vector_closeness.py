@@ -5,30 +5,35 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('retrieval', '0004_query_source_image'),
+        ("retrieval", "0004_query_source_image"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='searchresult',
-            name='terms',
+            model_name="searchresult",
+            name="terms",
             field=models.JSONField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='sketchquery',
-            name='closeness',
+            model_name="sketchquery",
+            name="closeness",
             field=models.FloatField(default=0.0),
         ),
         migrations.AddField(
-            model_name='sketchquery',
-            name='nearest_taught',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='retrieval.sketchquery'),
+            model_name="sketchquery",
+            name="nearest_taught",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="retrieval.sketchquery",
+            ),
         ),
         migrations.AddField(
-            model_name='sketchquery',
-            name='vector',
+            model_name="sketchquery",
+            name="vector",
             field=models.BinaryField(blank=True, null=True),
         ),
     ]

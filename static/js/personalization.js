@@ -32,20 +32,23 @@
 
   var weightWords = document.querySelector("[data-pz-weight-words]");
 
-  // What w does, in words. Both models' distances are calibrated to one scale
-  // (personalization/engine/scoring.py), so "equally" means the same for every head.
+  // What w does, in words. What the user taught (their marks and personalized model) only
+  // counts on searches close to the ones they gave feedback on (personalization/ranking.py);
+  // every other search is the general model's, whatever w says.
   function describeWeight(value) {
     var w = Number(value);
     var personal = Math.round(w * 100);
-    if (w <= 0) return "Only the general model orders your results.";
-    if (w >= 1) return "Only your personalized model orders the top results.";
-    if (Math.abs(w - 0.5) < 0.025) return "Your personalized model and the general model count equally.";
-    if (w < 0.5) {
-      return "Mostly the general model (" + (100 - personal) + "%); your personalized model " +
-        "nudges the order (" + personal + "%).";
+    if (w <= 0) {
+      return "Only the general model orders your results: your marks and your personalized " +
+        "model are not used.";
     }
-    return "Mostly your personalized model (" + personal + "%); the general model keeps " +
-      (100 - personal) + "% of the say.";
+    var rest = " Searches unlike any you gave feedback on always get the general model's order.";
+    if (w >= 1) {
+      return "On searches like ones you gave feedback on, only what you taught (your marks " +
+        "and personalized model) orders the results." + rest;
+    }
+    return "On searches like ones you gave feedback on, what you taught counts " + personal +
+      "% and the general model " + (100 - personal) + "%." + rest;
   }
 
   function showWeight(value) {
@@ -247,6 +250,50 @@
     else send(query, { none_of_these: true });
   }
 
+  // Forget: every mark of one search (or of the whole session) withdrawn in one click.
+  var forgetUrl = root.dataset.feedbackForgetUrl;
+
+  function forget(body, done) {
+    return api(forgetUrl, { method: "POST", json: body })
+      .then(function (answer) {
+        toast(answer.withdrawn
+          ? "Forgotten: " + answer.withdrawn + " mark" + (answer.withdrawn === 1 ? "" : "s") +
+            ". Your next search no longer uses " + (answer.withdrawn === 1 ? "it." : "them.")
+          : "There were no marks to forget.");
+        if (done) done();
+      })
+      .catch(function (err) {
+        toast((err && err.message) || "Could not forget these marks.", "error");
+      });
+  }
+
+  function blockForgetButton(query) {
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "btn secondary small pz-forget";
+    button.dataset.pzForget = "1";
+    button.dataset.testid = "forget-query";
+    button.textContent = "Forget my marks on this search";
+    button.addEventListener("click", function () {
+      forget({ query_id: Number(query.id) }, function () {
+        loadFeedback(query).catch(function () {});
+      });
+    });
+    query.noneButton.insertAdjacentElement("afterend", button);
+    return button;
+  }
+
+  var sessionForget = document.querySelector("[data-pz-forget-session]");
+  if (sessionForget && forgetUrl) {
+    sessionForget.addEventListener("click", function () {
+      forget({ session_id: Number(sessionForget.dataset.sessionId) }, function () {
+        Object.keys(queries).forEach(function (id) {
+          loadFeedback(queries[id]).catch(function () {});
+        });
+      });
+    });
+  }
+
   function blockNoneButton(query) {
     var button = document.createElement("button");
     button.type = "button";
@@ -275,7 +322,10 @@
         if (!card.querySelector("[data-pz-mark]")) card.appendChild(markButton(query, card));
       });
       var hasResults = Boolean(detail.results && detail.results.length);
-      if (perBlock && hasResults && !query.noneButton) query.noneButton = blockNoneButton(query);
+      if (perBlock && hasResults && !query.noneButton) {
+        query.noneButton = blockNoneButton(query);
+        if (forgetUrl) blockForgetButton(query);
+      }
       if (!perBlock && panelNone) panelNone.disabled = !hasResults;
       loadFeedback(query).catch(function () {});
     });

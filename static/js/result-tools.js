@@ -8,8 +8,9 @@
  *   elsewhere it opens the search page with ?like=<image id>&session=<session id>.
  * - Why?: a toggle. On, the card shows the photo in the square frame the network compared it
  *   in, with the query's binarised sketch drawn over it in red (and the same over the edge
- *   map when the model uses one), and the general distance, the personal distance and w,
- *   read from GET /api/results/<id>/why/.
+ *   map when the model uses one), the terms its score adds up from (share x distance, and
+ *   their sum) and the mark that moved it, with that drawing and "forget", read from
+ *   GET /api/results/<id>/why/.
  */
 (function () {
   "use strict";
@@ -18,6 +19,7 @@
   if (!script || !window.PSBIR) return;
   var whyTemplate = script.dataset.whyUrlTemplate;
   var searchPage = script.dataset.searchPageUrl;
+  var forgetUrl = script.dataset.forgetUrl;
 
   function whyUrl(resultId) {
     return whyTemplate.replace(/0\/why\/$/, String(resultId) + "/why/");
@@ -74,16 +76,6 @@
     return fig;
   }
 
-  function fact(list, term, value, key) {
-    var dt = document.createElement("dt");
-    dt.textContent = term;
-    var dd = document.createElement("dd");
-    dd.textContent = value;
-    dd.dataset.whyFact = key;
-    list.appendChild(dt);
-    list.appendChild(dd);
-  }
-
   function renderWhy(panel, why) {
     panel.innerHTML = "";
     var pair = document.createElement("div");
@@ -98,20 +90,103 @@
       pair.appendChild(framed(why.sketch_url, "Query photo", null, "The query photo"));
     }
     panel.appendChild(pair);
-    var facts = document.createElement("dl");
-    facts.className = "why-facts";
-    fact(facts, "general", fmt(why.general_distance), "general");
-    fact(facts, "personal", fmt(why.personal_distance), "personal");
-    fact(facts, "w", Number(why.personal_weight).toFixed(2), "w");
-    fact(facts, "ranked by", fmt(why.distance), "distance");
-    panel.appendChild(facts);
-    var note = document.createElement("p");
-    note.className = "small muted";
-    note.textContent = why.personal_distance === null
-      ? "Ranked by the general model's distance (no personal model re-scored this query)."
-      : "Ranked by the mix of the two distances at w" +
-        (why.personal_head_version ? " (your model v" + why.personal_head_version + ")." : ".");
-    panel.appendChild(note);
+    panel.appendChild(scoreTable(why));
+    if (why.moved_by) panel.appendChild(movedBy(why));
+  }
+
+  // The terms the score adds up from: share x distance = product, and their sum.
+  function scoreTable(why) {
+    var table = document.createElement("table");
+    table.className = "why-terms";
+    table.dataset.testid = "why-terms";
+    var caption = document.createElement("caption");
+    caption.className = "small muted";
+    caption.textContent = why.terms && why.terms.length > 1
+      ? "Ranked by the sum of these terms (closeness to your earlier feedback " +
+        Number(why.closeness).toFixed(2) + ", w " + Number(why.personal_weight).toFixed(2) + ")"
+      : "Ranked by the general model's distance: no feedback of yours is close to this search.";
+    table.appendChild(caption);
+    var body = document.createElement("tbody");
+    function row(label, share, distance, product, key) {
+      var tr = document.createElement("tr");
+      [label, share, distance, product].forEach(function (text, i) {
+        var cell = document.createElement(i === 0 ? "th" : "td");
+        if (i === 0) cell.scope = "row";
+        cell.textContent = text;
+        tr.appendChild(cell);
+      });
+      tr.dataset.whyFact = key;
+      body.appendChild(tr);
+    }
+    var head = document.createElement("thead");
+    head.innerHTML = "<tr><th scope=\"col\">term</th><th scope=\"col\">share</th>" +
+      "<th scope=\"col\">distance</th><th scope=\"col\">= counts</th></tr>";
+    table.appendChild(head);
+    if (why.terms) {
+      why.terms.forEach(function (term) {
+        row(term.label, Number(term.share).toFixed(3) + " ×", fmt(term.distance),
+          fmt(term.product), term.name);
+      });
+    } else {
+      row("general model", "", fmt(why.general_distance), "", "general");
+      row("your personalized model", "", fmt(why.personal_distance), "", "personal");
+    }
+    var foot = document.createElement("tfoot");
+    var total = document.createElement("tr");
+    total.dataset.whyFact = "distance";
+    total.innerHTML = "<th scope=\"row\">score</th><td></td><td></td><td></td>";
+    total.lastChild.textContent = fmt(why.distance);
+    foot.appendChild(total);
+    table.appendChild(body);
+    table.appendChild(foot);
+    return table;
+  }
+
+  // Which earlier feedback moved this photo, with that drawing, and a way to forget it.
+  function movedBy(why) {
+    var moved = why.moved_by;
+    var box = document.createElement("div");
+    box.className = "why-moved";
+    box.dataset.testid = "why-moved-by";
+    if (moved.query_sketch_url) {
+      var img = document.createElement("img");
+      img.src = moved.query_sketch_url;
+      img.alt = "The drawing you gave that feedback for";
+      img.className = "why-moved-sketch";
+      box.appendChild(img);
+    }
+    var text = document.createElement("p");
+    text.className = "small";
+    var shift = Number(why.distance) - Number(why.general_distance);
+    text.textContent = (moved.marked_this_photo
+      ? "You marked this photo"
+      : "You marked a photo like it") +
+      (moved.query_sketch_url ? " for a drawing like this one" : "") +
+      ": its score moved by " + (shift <= 0 ? "−" : "+") + Math.abs(shift).toFixed(3) +
+      " from the general model's " + fmt(why.general_distance) + ".";
+    box.appendChild(text);
+    if (forgetUrl && moved.query_id) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "btn secondary small";
+      button.dataset.testid = "why-forget";
+      button.textContent = "Forget my marks on that search";
+      button.addEventListener("click", function () {
+        window.PSBIR.api(forgetUrl, { method: "POST", json: { query_id: moved.query_id } })
+          .then(function (answer) {
+            button.disabled = true;
+            button.textContent = "Forgotten (" + answer.withdrawn + ")";
+            if (window.PSBIR.toast) {
+              window.PSBIR.toast("Forgotten: your next search no longer uses those marks.");
+            }
+          })
+          .catch(function (err) {
+            if (window.PSBIR.toast) window.PSBIR.toast((err && err.message) || "Could not forget.", "error");
+          });
+      });
+      box.appendChild(button);
+    }
+    return box;
   }
 
   function toggleWhy(card, button) {

@@ -54,17 +54,20 @@ def test_more_like_this_why_and_compare_in_the_browser(server, demo_member):  # 
         first = page.locator("#results .result-card").first
         sketch_query = page.evaluate("document.getElementById('results').dataset.queryId")
 
-        # Why this result: the strokes over the photo, the distances and w.
+        # Why this result: the strokes over the photo and the terms of its score (a new
+        # user has taught nothing: the general model's distance alone).
         first.locator("[data-why]").click()
         page.wait_for_selector("#results .why-panel canvas.why-strokes[data-ready='1']")
         ink = int(first.locator("canvas.why-strokes").first.get_attribute("data-ink"))
         assert ink > 100  # the drawn circle, in red over the photo
-        general = first.locator("dd[data-why-fact=general]").inner_text()
+        general = first.locator("tr[data-why-fact=general] td").nth(2).inner_text()
         assert float(general) == pytest.approx(
             float(first.locator(".distance").inner_text()), abs=1e-3
         )
-        assert first.locator("dd[data-why-fact=personal]").inner_text() == "—"
-        assert first.locator("dd[data-why-fact=w]").inner_text() == "0.00"
+        score = first.locator("tr[data-why-fact=distance] td").nth(2).inner_text()
+        assert float(score) == pytest.approx(float(general), abs=1e-3)
+        assert first.locator("tr[data-why-fact=head]").count() == 0
+        assert "no feedback of yours is close" in first.locator(".why-terms caption").inner_text()
         page.screenshot(path=str(ARTIFACTS / "why-this-result.png"), full_page=True)
         first.locator("[data-why]").click()  # toggles back to the thumbnail
         assert first.locator(".why-panel").is_hidden()

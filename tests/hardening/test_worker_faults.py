@@ -175,7 +175,7 @@ def test_disk_full_while_writing_an_index_keeps_the_old_one_and_fails_the_job(
 def test_worker_killed_mid_training_previous_head_serves_then_job_completes(member_a, short_lease):
     from personalization.engine.synthetic import general_head
     from tests.personalization.conftest import build_world
-    from tests.personalization.factories import make_head
+    from tests.personalization.factories import asked, make_head
 
     torch_head = general_head()
     world = build_world(member_a)
@@ -188,7 +188,7 @@ def test_worker_killed_mid_training_previous_head_serves_then_job_completes(memb
         ranking._stores.clear()
         out = ranking.rank_for_user(
             user=member_a,
-            query_features=feats,
+            query=asked(feats),
             candidate_ids=ids,
             general_distances=np.arange(len(ids), dtype=np.float32),
             top_k=5,

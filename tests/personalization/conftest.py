@@ -1,6 +1,7 @@
 """Fixtures of the personalization tests.
 
 pz_dirs         (autouse) models, conv5 caches and indexes in a temp folder; caches cleared
+closeness_rule  (autouse) the shipped closeness rule, also for the factories' model version
 fast_training   small eq. 9 sets and few rounds, so a training run takes a second or two
 run_on_commit   django_capture_on_commit_callbacks(execute=True), shorter
 world           tenant A's member with a labelled synthetic library and 6 marked sketches
@@ -38,6 +39,13 @@ def pz_dirs(settings: Any, tmp_path: Any) -> Iterator[Any]:
     head_files.clear_cache()
     ranking._stores.clear()
     index_store._served.clear()
+
+
+@pytest.fixture(autouse=True)
+def closeness_rule(settings: Any, tmp_path: Any) -> None:
+    """The shipped general model's measured closeness rule, registered for the factories'
+    model version too (their queries and photos are of that version)."""
+    settings.PSBIR_CLOSENESS_FILE = factories.closeness_file(tmp_path, factories.MODEL_VERSION)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import count
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,55 @@ from retrieval import index_store
 from retrieval.models import ImageLibrary, LibraryImage, SearchResult, SearchSession, SketchQuery
 
 MODEL_VERSION = "g1-test0001"
+# The general vector stored with a factory query unless told otherwise (512-d, unit): searches
+# asked with it are as close as can be to every such query (closeness 1).
+QUERY_VECTOR = np.eye(1, 512, dtype=np.float32)[0]
+
+
+def asked(
+    features: np.ndarray | None,
+    *,
+    vector: np.ndarray | None = None,
+    kind: str = "sketch",
+    version: str = MODEL_VERSION,
+) -> Any:
+    """A query as search asks it (personalization.ranking.AskedQuery)."""
+    from personalization.ranking import AskedQuery
+
+    return AskedQuery(
+        vector=QUERY_VECTOR if vector is None else np.asarray(vector, np.float32),
+        kind=kind,
+        features=features,
+        model_version=version,
+    )
+
+
+def closeness_file(directory: Any, *versions: str) -> str:
+    """A closeness file holding the shipped model's measured rule, and the same bands for
+    each of ``versions`` (test engines' model versions); set it as PSBIR_CLOSENESS_FILE."""
+    from personalization.engine.closeness import (
+        CALIBRATION_PATH,
+        ClosenessRule,
+        load_rules,
+        save_rule,
+    )
+
+    shipped = next(iter(load_rules(CALIBRATION_PATH).values()))
+    path = Path(directory) / "closeness.json"
+    save_rule(shipped, path)
+    for version in versions:
+        save_rule(ClosenessRule(bands=shipped.bands, head=version), path)
+    return str(path)
+
+
+def teach(user: Any, library: ImageLibrary, images: Sequence[LibraryImage], **kwargs: Any) -> Any:
+    """A query (vector :data:`QUERY_VECTOR` unless given) whose first result the user marked:
+    feedback that later searches asked with the same vector are close to."""
+    query, results = make_query(user, [library], None, images, **kwargs)
+    mark(user, results[0])
+    return query
+
+
 _n = count(1)
 
 
@@ -76,13 +126,19 @@ def make_query(
     ranked_images: Sequence[LibraryImage],
     *,
     version: str = MODEL_VERSION,
+    vector: np.ndarray | None = None,
+    session: SearchSession | None = None,
 ) -> tuple[SketchQuery, list[SearchResult]]:
-    session = SearchSession.objects.create(tenant_id=user.tenant_id, user=user)
+    """A stored query with its ranked results; ``vector`` (default :data:`QUERY_VECTOR`) is
+    what closeness compares later searches with."""
+    session = session or SearchSession.objects.create(tenant_id=user.tenant_id, user=user)
+    vector = QUERY_VECTOR if vector is None else np.asarray(vector, np.float32)
     query = SketchQuery.objects.create(
         tenant_id=user.tenant_id,
         session=session,
         user=user,
         features=None if sketch_map is None else np.asarray(sketch_map, np.float16).tobytes(),
+        vector=np.asarray(vector, np.float32).tobytes(),
         model_version=version,
     )
     query.libraries.set(libraries)

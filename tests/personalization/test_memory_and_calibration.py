@@ -39,7 +39,7 @@ def colleague(admin_a):
 def ranked(user, query, ids, general, w=0.5):
     return rank_for_user(
         user=user,
-        query_features=query,
+        query=factories.asked(query),
         candidate_ids=ids,
         general_distances=general,
         top_k=len(ids),
@@ -70,8 +70,10 @@ def test_distance_scale_follows_the_scale_of_a_head():
     assert scoring.distance_scale(np.zeros((0, 16)), b) == 1.0  # nothing to measure
 
 
-def test_same_w_gives_the_same_mix_for_heads_of_very_different_scales(world):
-    user, _, _, ids, _, general, query = world
+def test_same_w_gives_the_same_mix_for_heads_of_very_different_scales(world, settings):
+    settings.PSBIR_PERSONAL_MEMORY = 0  # the head's term alone
+    user, library, images, ids, _, general, query = world
+    factories.teach(user, library, images)
     small = new_head(3).eval()
     large = scaled(small, 50.0)
     results = []
@@ -92,7 +94,9 @@ def test_same_w_gives_the_same_mix_for_heads_of_very_different_scales(world):
 
 def test_raw_mix_is_the_papers_eq_18_when_calibration_is_off(world, settings):
     settings.PSBIR_PERSONAL_CALIBRATED = 0
-    user, _, _, ids, _, general, query = world
+    settings.PSBIR_PERSONAL_MEMORY = 0  # the head's term alone
+    user, library, images, ids, _, general, query = world
+    factories.teach(user, library, images)
     row = factories.make_head(user, head=new_head(3))
     row.details = {"calibration": {"general": 1.0, "personal": 1000.0}}
     row.save(update_fields=["details"])
@@ -132,13 +136,17 @@ def test_a_mark_changes_the_next_ranking_without_training(world, colleague):
     assert [r.image_id for r in other.images] == before and other.memory_marks == 0
 
 
-def test_marks_outside_the_candidates_do_not_move_the_ranking(world):
+def test_marks_given_for_a_far_query_do_not_move_the_ranking(world):
     user, library, images, ids, _, general, query = world
-    _, results = factories.make_query(user, [library], None, images)
+    # Feedback on a drawing far from this search (orthogonal unit vectors: distance 1.41,
+    # beyond the rule's far edge): it stays with that drawing.
+    far = np.eye(1, 512, 7, dtype=np.float32)[0]
+    _, results = factories.make_query(user, [library], None, images, vector=far)
     factories.mark(user, results[-1])
-    out = ranked(user, query, ids[:-1], general[:-1])  # the marked photo is not a candidate
-    assert [r.image_id for r in out.images] == ids[:-1].tolist()
-    assert out.memory_marks == 0 and all(r.memory_distance is None for r in out.images)
+    out = ranked(user, query, ids, general)
+    assert [r.image_id for r in out.images] == ids.tolist()
+    assert out.memory_marks == 0 and out.closeness == 0.0
+    assert all(r.distance == r.general_distance for r in out.images)
 
 
 def test_withdrawn_marks_and_a_switched_off_memory_leave_the_order(world, settings):

@@ -85,10 +85,14 @@ def test_panel_marks_results_sets_w_and_follows_training(member_a, monkeypatch):
         page.route("**/*", handle)
         page.goto("http://psbir.test/")
 
-        # The stored w (site default 0.5) is what the next search sends.
-        assert page.evaluate("PSBIR.searchOptions.personal_weight") == 0.5
+        # The stored w (site default 0.75) is what the next search sends.
+        assert page.evaluate("PSBIR.searchOptions.personal_weight") == 0.75
         words = page.locator("[data-pz-weight-words]")
-        assert words.inner_text() == "Your personalized model and the general model count equally."
+        assert words.inner_text().startswith(
+            "On searches like ones you gave feedback on, what you taught counts 75% and the "
+            "general model 25%."
+        )
+        assert "unlike any you gave feedback on always get the general" in words.inner_text()
         assert "at once" in page.get_by_test_id("memory-note").inner_text()
 
         # Results arrive: every card gets a mark button; marking one posts feedback.
@@ -117,9 +121,12 @@ def test_panel_marks_results_sets_w_and_follows_training(member_a, monkeypatch):
         # Moving the slider: used at once, stored after a pause.
         page.locator("[data-pz-weight]").fill("0.8")
         assert page.evaluate("PSBIR.searchOptions.personal_weight") == 0.8
-        assert words.inner_text().startswith("Mostly your personalized model (80%)")
+        assert "what you taught counts 80%" in words.inner_text()
         page.locator("[data-pz-weight]").fill("0")
-        assert words.inner_text() == "Only the general model orders your results."
+        assert words.inner_text().startswith("Only the general model orders your results")
+        assert "marks and your personalized model are not used" in words.inner_text()
+        page.locator("[data-pz-weight]").fill("1")
+        assert "only what you taught (your marks and personalized model)" in words.inner_text()
         page.locator("[data-pz-weight]").fill("0.8")
         page.clock.fast_forward(1000)
         page.wait_for_function("1")

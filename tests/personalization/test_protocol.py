@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -12,7 +13,8 @@ import numpy as np
 import pytest
 from django.core.management import call_command
 
-from personalization.engine import protocol
+from personalization.engine import protocol, protocol_personal
+from personalization.engine.closeness import Band, ClosenessRule
 from personalization.engine.finetune import FinetuneConfig
 from personalization.engine.protocol_baselines import nn_rerank_distances, rocchio_queries
 from personalization.engine.protocol_data import load_dataset, multi_sub_parents, select
@@ -24,14 +26,23 @@ from personalization.engine.protocol_metrics import (
     relevance,
     summary,
 )
+from personalization.engine.protocol_mixed import (
+    MixedUser,
+    Subject,
+    mixed_user_rounds,
+    mixed_verdict,
+    product_scores,
+    subject_aps,
+)
 from personalization.engine.protocol_personal import (
     Gallery,
     PersonalConfig,
     UserTask,
+    calibrated,
     first_of_sub,
     mixed_ranking,
-    rounds_user,
-    rounds_verdict,
+    personal_distances,
+    rerank,
     table3_user,
 )
 from personalization.engine.scoring import head_vectors
@@ -143,12 +154,34 @@ def test_nn_rerank_mixes_query_and_nearest_mark_distance():
     np.testing.assert_allclose(nn_rerank_distances(q, gallery, np.zeros((0, 2))), [d_q])
 
 
-def test_rounds_verdict_asks_for_1_2x_the_best_baseline():
-    point = {"round": 1, "general": 0.2, "product": 0.36}
-    win = [{**point, "rocchio": 0.3, "one_nn": 0.1}]  # 0.36 = 1.2 x 0.3
-    lose = [{**point, "rocchio": 0.1, "one_nn": 0.31}]  # better, but not 1.2x
-    assert ">= 1.2x" in rounds_verdict(win) and "NOT" not in rounds_verdict(win)
-    assert "is NOT 1.2x" in rounds_verdict(lose)
+def test_mixed_verdict_asks_for_1_3x_on_topic_and_099_retention_off_topic():
+    def point(product, rocchio, retention):
+        residual = {"product": product, "rocchio": rocchio, "one_nn": 0.1}
+        return {"round": 1, "residual": residual, "off_topic": {"retention": retention}}
+
+    good = mixed_verdict([point(0.39, 0.3, 0.995)], 1.3)
+    assert "NOT" not in good
+    assert "NOT after rounds [1]" in mixed_verdict([point(0.38, 0.3, 1.0)], 1.3)
+    assert "retention >= 0.99 NOT" in mixed_verdict([point(0.9, 0.3, 0.98)], 1.3)
+
+
+def test_residual_ap_leaves_the_marked_photos_out():
+    target = np.array([True, True, False, False])
+    ranked = np.array([[0, 2, 1, 3]])
+    removed = np.array([True, False, False, False])
+    assert subject_aps(ranked, target, None) == pytest.approx((1 + 2 / 3) / 2)
+    assert subject_aps(ranked, target, removed) == pytest.approx(1 / 2)  # [2, 1, 3]
+
+
+def test_product_scores_are_the_general_distance_where_nothing_taught_is_close():
+    d_general = np.array([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]])
+    d_head = np.array([[3.0, 2.0, 1.0], [3.0, 2.0, 1.0]])
+    closeness = np.array([[1.0], [0.0]])  # query 0 is a taught one, query 1 is far from it
+    marks = np.array([[2.0, 0.0, 2.0]])  # one mark: photo 1
+    out = product_scores(d_general, d_head, closeness, marks, np.array([0]), 0.75)
+    np.testing.assert_allclose(out[1], d_general[1])
+    expected = 0.25 * d_general[0] + 0.25 * d_head[0] + 0.5 * marks[0]
+    np.testing.assert_allclose(out[0], expected)
 
 
 # --- user simulation on synthetic conv5 maps -----------------------------------------------
@@ -188,17 +221,66 @@ def test_table3_user_is_repeatable_and_learns_the_sub_category():
     assert first["ap"]["1.0"] > first["ap"]["0.0"] + 0.2
 
 
-def test_rounds_user_compares_fine_tuning_with_the_baselines():
-    g = synthetic_gallery()
-    task = UserTask("p1", "s2", train=np.array([4, 5]), test=np.array([6, 7]))
-    out = rounds_user(task, g, SMALL)
-    assert [r["round"] for r in out["rounds"]] == [1, 2]
-    for row in out["rounds"]:
-        for key in ("general", "product", "head", "head_mix", "memory", "rocchio", "one_nn"):
-            assert 0.0 <= row[key] <= 1.0
-    assert out["rounds"][1]["marked"] >= out["rounds"][0]["marked"] >= 1
-    again = rounds_user(task, g, SMALL)["rounds"]
-    for a, b in zip(again, out["rounds"], strict=True):
+def mixed_gallery() -> Gallery:
+    """Two parents with two sub-categories each and a third parent of one sub-category."""
+    lib = SyntheticLibrary(parents=3, subs=2, per_sub=3, seed=3)
+    photo_maps = lib.photo_maps(np.arange(lib.size))
+    query_maps = np.concatenate([lib.sketch_maps(p, 4, salt=p) for p in range(3)])
+    head = general_head()
+    subs = np.array([f"s{s}" for s in lib.sub_of], dtype=object)
+    subs[lib.parent_of == 2] = "only"
+    return Gallery(
+        photo_ids=np.arange(lib.size),
+        parents=np.array([f"p{p}" for p in lib.parent_of], dtype=object),
+        subs=subs,
+        photo_maps=photo_maps,
+        general_photos=head_vectors(head, photo_maps),
+        query_maps=query_maps,
+        general_queries=head_vectors(head, query_maps),
+        query_parent=np.array(["p0"] * 4 + ["p1"] * 4 + ["p2"] * 4, dtype=object),
+        query_is_test=np.array([False, False, True, True] * 3),
+        query_self=np.full(12, -1),
+    )
+
+
+def test_mixed_user_rounds_score_on_topic_residual_and_off_topic():
+    g = mixed_gallery()
+    user = MixedUser(
+        subjects=[
+            Subject("p0", "s1", np.array([0, 1]), np.array([2, 3])),
+            Subject("p1", "s0", np.array([4, 5]), np.array([6, 7])),
+        ],
+        off_topic=np.array([10, 11]),
+        seed=5,
+    )
+    rule = ClosenessRule(bands={"sketch-sketch": Band(near=0.1, far=0.2)})
+    # The user looks at 2 results a round, so photos of their subject are left unmarked.
+    config = replace(SMALL, shown=2)
+
+    def run():
+        return mixed_user_rounds(
+            user,
+            g,
+            config,
+            rule,
+            "sketch",
+            finetune=lambda ts, cfg: protocol_personal._finetune(ts, g, cfg, "cpu"),
+            personal=lambda result, queries, d: calibrated(
+                result, personal_distances(result, g, queries, d, candidates=0), config
+            ),
+            rerank=rerank,
+            build_pool=lambda: g.pool(hide_subs=True),
+        )
+
+    rows = run()
+    assert [r["round"] for r in rows] == [1, 2]
+    assert rows[1]["taught_queries"] == 4 and rows[1]["marked"] >= rows[0]["marked"] >= 2
+    for row in rows:
+        for name in ("product", "general", "rocchio", "one_nn", "head"):
+            assert 0.0 <= row[name] <= 1.0 and 0.0 <= row["residual"][name] <= 1.0
+        assert set(row["off_topic"]) == {"product", "general"}
+    again = run()
+    for a, b in zip(again, rows, strict=True):
         a.pop("finetune_seconds"), b.pop("finetune_seconds")  # wall time is not repeatable
         assert a == b
 
@@ -286,6 +368,11 @@ def test_protocol_end_to_end_on_the_synthetic_dataset(synthetic_dir, tmp_path):
     assert [p["round"] for p in report["rounds"]] == [1, 2]
     for point in report["rounds"]:
         assert {"round", "product", "general", "rocchio", "one_nn"} <= set(point)
+        assert set(point["residual"]) == {"product", "general", "rocchio", "one_nn", "head"}
+        assert set(point["off_topic"]) == {"product", "general", "retention"}
+        for value in (*point["residual"].values(), *point["off_topic"].values()):
+            assert isinstance(value, float)
+    assert personal["closeness_rule"]["source"] == "measured on this run's training queries"
     # Outlines cannot show the interior pattern: only feedback can tell sub-categories apart.
     assert personal["table3"]["personal"]["map"] > personal["table3"]["general"]["map"]
 

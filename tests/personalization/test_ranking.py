@@ -1,4 +1,9 @@
-"""rank_for_user: general order without a head; eq. 18-19 mixing with one; which w."""
+"""rank_for_user: general order without a head; eq. 18-19 mixing with one; which w.
+
+Every search here is asked with the vector of a query the user gave feedback on (closeness
+1), and the marks' term is off, so the head's eq. 18 is what is measured;
+test_closeness.py covers what happens away from the taught queries.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,11 @@ from tests.personalization import factories
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _head_alone(settings):
+    settings.PSBIR_PERSONAL_MEMORY = 0
+
+
 @pytest.fixture
 def setup(member_a):
     rng = np.random.default_rng(0)
@@ -26,13 +36,14 @@ def setup(member_a):
     ids = np.array([im.pk for im in images], dtype=np.int64)
     general = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], dtype=np.float32)
     query = (rng.random((512, 8, 8)) * 20).astype(np.float32)
+    factories.teach(member_a, library, images)
     return member_a, library, maps.astype(np.float16).astype(np.float32), ids, general, query
 
 
 def rank(user, query, ids, general, top_k=6, w=None):
     return rank_for_user(
         user=user,
-        query_features=query,
+        query=factories.asked(query),
         candidate_ids=ids,
         general_distances=general,
         top_k=top_k,

@@ -97,7 +97,7 @@ def test_failing_training_leaves_the_old_head_serving(world, run_on_commit, enqu
 
     ranked = rank_for_user(
         user=world.user,
-        query_features=world.lib.sketch_maps(0, 1)[0],
+        query=factories.asked(world.lib.sketch_maps(0, 1)[0]),
         candidate_ids=np.array([im.pk for im in world.images]),
         general_distances=np.arange(len(world.images), dtype=np.float32),
         top_k=5,

@@ -80,13 +80,21 @@ def test_more_like_this_joins_the_session_and_takes_feedback(
 
 
 def test_more_like_this_is_personalized_like_a_sketch(
-    api_client_a, member_a, indexed_library, fake_engine
+    api_client_a, member_a, indexed_library, fake_engine, settings, tmp_path
 ):
+    settings.PSBIR_CLOSENESS_FILE = pz_factories.closeness_file(tmp_path, fake_engine.model_version)
     pz_factories.make_head(member_a, head=new_head(3), model_version=fake_engine.model_version)
     circle = _photo(indexed_library, "circle-0.png")
-    data = api_client_a.post(
-        URL, {"image": circle.pk, "top_k": 4, "personal_weight": 0.5}, format="json"
-    ).json()
+    body = {"image": circle.pk, "top_k": 4, "personal_weight": 0.5}
+    first = api_client_a.post(URL, body, format="json").json()
+    # Nothing taught yet: the general ranking, whatever the head.
+    assert first["personal_head_version"] is None and first["personal_weight"] == 0.0
+    api_client_a.post(
+        "/api/personalization/feedback/",
+        {"query_id": first["id"], "result_ids": [first["results"][0]["id"]]},
+        format="json",
+    )
+    data = api_client_a.post(URL, body, format="json").json()  # the same photo again: close
     assert data["personal_head_version"] == 1 and data["personal_weight"] == 0.5
     assert all(r["personal_distance"] is not None for r in data["results"])
 

@@ -227,11 +227,9 @@ def test_ranking_goes_through_the_personalization_seam(
 ):
     seen = {}
 
-    def fake_rank(
-        *, user, query_features, candidate_ids, general_distances, top_k, personal_weight
-    ):
+    def fake_rank(*, user, query, candidate_ids, general_distances, top_k, personal_weight):
         seen.update(
-            user=user, features=query_features, ids=candidate_ids, top_k=top_k, w=personal_weight
+            user=user, features=query.features, ids=candidate_ids, top_k=top_k, w=personal_weight
         )
         reverse_ids = candidate_ids[::-1][:top_k]
         images = [

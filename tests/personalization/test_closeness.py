@@ -1,0 +1,238 @@
+"""Feedback applies only near the queries it answered (issue 20): the closeness rule, its
+calibration, the shares of the score, and what rank_for_user does near and far."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from django.core.exceptions import ValidationError
+from django.http import Http404
+
+from personalization import closeness_rules
+from personalization.engine import scoring
+from personalization.engine.closeness import (
+    CALIBRATION_PATH,
+    PAIR_KINDS,
+    Band,
+    ClosenessRule,
+    load_rules,
+    pair_kind,
+    query_closeness,
+    save_rule,
+)
+from personalization.engine.closeness_calibration import measure_bands
+from personalization.engine.finetune import new_head
+from personalization.ranking import rank_for_user
+from personalization.services.feedback import feedback_forget
+from tests.personalization import factories
+
+# --- the rule ----------------------------------------------------------------------------------
+
+
+def test_band_is_one_up_to_near_zero_from_far_and_linear_between():
+    band = Band(near=0.4, far=0.8)
+    np.testing.assert_allclose(
+        band.closeness([0.0, 0.4, 0.5, 0.6, 0.8, 1.5]), [1, 1, 0.75, 0.5, 0, 0]
+    )
+    with pytest.raises(ValueError):
+        Band(near=0.8, far=0.8)
+    with pytest.raises(ValueError):
+        Band(near=float("nan"), far=1.0)
+
+
+def test_pair_kinds_are_symmetric_and_checked():
+    assert pair_kind("photo", "sketch") == pair_kind("sketch", "photo") == "sketch-photo"
+    assert {pair_kind(a, b) for a in ("sketch", "photo") for b in ("sketch", "photo")} == set(
+        PAIR_KINDS
+    )
+    with pytest.raises(ValueError):
+        pair_kind("sketch", "video")
+
+
+def test_rule_reads_the_band_of_each_pair_kind(tmp_path):
+    rule = ClosenessRule(
+        bands={
+            "sketch-sketch": Band(0.1, 0.2),
+            "sketch-photo": Band(0.5, 1.0),
+            "photo-photo": Band(0.1, 0.2),
+        },
+        head="g1-x",
+    )
+    taught = np.array([[0.0, 0.0], [0.0, 0.0]])
+    query = np.array([0.75, 0.0])  # 0.75 from both taught queries
+    np.testing.assert_allclose(
+        query_closeness(rule, query, "sketch", taught, ["sketch", "photo"]), [0.0, 0.5]
+    )
+    save_rule(rule, tmp_path / "c.json")
+    again = load_rules(tmp_path / "c.json")["g1-x"]
+    assert again.bands == rule.bands
+    with pytest.raises(ValueError):
+        ClosenessRule.from_dict({"head": "h", "bands": {"sketch-sketch": {"near": 0, "far": 1}}})
+
+
+def test_the_shipped_rule_was_measured_on_the_training_split_only():
+    rules = load_rules(CALIBRATION_PATH)
+    assert rules, "no measured closeness rule is shipped"
+    for rule in rules.values():
+        assert set(rule.bands) == set(PAIR_KINDS)
+        on = rule.measured["on"]
+        assert "train sketches" in on["split"] and "held-out categories never read" in on["split"]
+        for kind in PAIR_KINDS:
+            # 99 % of unrelated searches get none; most searches on a taught subject get some.
+            assert rule.measured[kind]["off_topic_with_any_influence"] <= 0.011
+            assert rule.measured[kind]["on_topic_with_any_influence"] >= 0.5
+
+
+def test_a_model_without_a_measured_rule_gets_none(settings, tmp_path):
+    settings.PSBIR_CLOSENESS_FILE = str(tmp_path / "none.json")
+    assert closeness_rules.rule_for("g1-unknown") is None
+
+
+def test_calibration_separates_subjects_it_was_given():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(8, 16))
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    labels = np.repeat(np.arange(8), 12).astype(str).astype(object)
+    vectors = centres[np.repeat(np.arange(8), 12)] + 0.05 * rng.normal(size=(96, 16))
+    bands, measured = measure_bands({"sketch": vectors}, {"sketch": labels}, seed=0)
+    assert set(bands) == {"sketch-sketch"}  # only the kinds it was given
+    band = bands["sketch-sketch"]
+    within = np.linalg.norm(vectors[0] - vectors[1])
+    across = np.linalg.norm(centres[0] - centres[1])
+    assert band.near < band.far and within < band.far < across
+    assert measured["sketch-sketch"]["off_topic_with_any_influence"] <= 0.011
+
+
+# --- the shares of a score ------------------------------------------------------------------------
+
+
+def test_shares_add_up_and_are_general_at_w_zero_or_far_away():
+    for w, c in ((0.0, 1.0), (0.75, 0.0)):
+        shares = scoring.Shares.of(w, c, head=True, marks=True)
+        assert (shares.general, shares.head, shares.marks) == (1.0, 0.0, 0.0)
+        general = np.array([1.0, 2.0])
+        np.testing.assert_array_equal(
+            scoring.personalized_score(general, shares, head=None, marks=None), general
+        )
+    shares = scoring.Shares.of(0.75, 1.0, head=True, marks=True)
+    assert shares.general + shares.head + shares.marks == pytest.approx(1.0)
+    assert (shares.general, shares.head, shares.marks) == pytest.approx((0.25, 0.25, 0.5))
+    half = scoring.Shares.of(0.75, 0.5, head=False, marks=True)
+    assert (half.general, half.marks) == pytest.approx((0.625, 0.375))
+    with pytest.raises(ValueError):
+        scoring.Shares.of(0.5, 1.5, head=True, marks=True)
+
+
+# --- rank_for_user near and far -------------------------------------------------------------------
+
+
+A = np.eye(1, 512, 0, dtype=np.float32)[0]  # the drawing the user gave feedback on
+FAR = np.eye(1, 512, 9, dtype=np.float32)[0]  # 1.41 from it: another subject
+
+
+def between(rule: ClosenessRule, closeness: float) -> np.ndarray:
+    """A unit vector whose distance to A gives ``closeness`` under the sketch-sketch band."""
+    band = rule.bands["sketch-sketch"]
+    d = band.far - closeness * (band.far - band.near)
+    # |A - v| = d for v = cos t A + sin t B with 2 - 2 cos t = d^2.
+    t = np.arccos(1 - d**2 / 2)
+    return (np.cos(t) * A + np.sin(t) * FAR).astype(np.float32)
+
+
+@pytest.fixture
+def taught(member_a):
+    rng = np.random.default_rng(2)
+    library = factories.make_library(member_a.tenant)
+    maps = (rng.random((6, 512, 8, 8)) * 20).astype(np.float32)
+    images = factories.add_images(library, maps, [("c", "s")] * 6)
+    vectors = rng.normal(size=(6, 512)).astype(np.float32)
+    factories.write_general_index(library, images, vectors)
+    ids = np.array([im.pk for im in images], dtype=np.int64)
+    general = np.linspace(1.0, 1.5, 6)
+    query = factories.make_query(member_a, [library], None, images, vector=A)[0]
+    # The user marked the photo the general model puts last, on drawing A.
+    factories.mark(member_a, query.results.order_by("rank").last())
+    return member_a, library, images, ids, general, maps, query
+
+
+def ranked(user, vector, ids, general, w=0.75, features=None):
+    return rank_for_user(
+        user=user,
+        query=factories.asked(features, vector=vector),
+        candidate_ids=ids,
+        general_distances=general,
+        top_k=len(ids),
+        personal_weight=w,
+    )
+
+
+@pytest.mark.django_db
+def test_far_from_every_taught_query_the_ranking_is_exactly_the_general_one(taught):
+    user, _, _, ids, general, maps, _ = taught
+    factories.make_head(user, head=new_head(3))
+    out = ranked(user, FAR, ids, general, features=maps[0])
+    assert [r.image_id for r in out.images] == ids.tolist()
+    assert [r.distance for r in out.images] == pytest.approx(general.tolist())
+    assert (out.closeness, out.memory_marks, out.personal_head_version) == (0.0, 0, None)
+    assert out.personal_weight == 0.0
+
+
+@pytest.mark.django_db
+def test_near_a_taught_query_marks_and_head_apply_and_the_terms_add_up(taught):
+    user, _, _, ids, general, maps, query = taught
+    factories.make_head(user, head=new_head(3))
+    out = ranked(user, A, ids, general, features=maps[0])
+    assert out.closeness == 1.0 and out.nearest_taught_id == query.pk
+    assert out.personal_head_version == 1 and out.memory_marks == 1
+    assert out.images[0].image_id == int(ids[-1])  # the marked photo comes first
+    for image in out.images:
+        products = [image.terms[k][0] * image.terms[k][1] for k in ("general", "head", "marks")]
+        assert sum(products) == pytest.approx(image.distance)
+        assert image.terms["mark"] == {"image_id": int(ids[-1]), "query_id": query.pk}
+
+
+@pytest.mark.django_db
+def test_in_between_the_personal_share_is_w_times_closeness(taught, closeness_rule_obj):
+    user, _, _, ids, general, _, _ = taught
+    out = ranked(user, between(closeness_rule_obj, 0.5), ids, general, w=0.8)
+    assert out.closeness == pytest.approx(0.5, abs=1e-3)
+    assert out.shares.marks == pytest.approx(0.4, abs=1e-3)  # no head: the marks take it all
+    assert out.shares.general == pytest.approx(0.6, abs=1e-3)
+
+
+@pytest.mark.django_db
+def test_w_zero_is_exactly_the_general_ranking_with_marks_and_head(taught):
+    user, _, _, ids, general, maps, _ = taught
+    factories.make_head(user, head=new_head(3))
+    out = ranked(user, A, ids, general, w=0.0, features=maps[0])
+    assert [r.image_id for r in out.images] == ids.tolist()
+    assert all(r.distance == r.general_distance and r.terms is None for r in out.images)
+
+
+@pytest.mark.django_db
+def test_forgetting_a_search_stops_its_feedback_at_once(taught, admin_a):
+    user, library, images, ids, general, _, query = taught
+    assert ranked(user, A, ids, general).memory_marks == 1
+    with pytest.raises(Http404):  # a colleague cannot forget someone else's feedback
+        feedback_forget(user=admin_a, query_id=query.pk)
+    assert feedback_forget(user=user, query_id=query.pk) == 1
+    out = ranked(user, A, ids, general)
+    assert out.closeness == 0.0 and [r.image_id for r in out.images] == ids.tolist()
+    with pytest.raises(ValidationError):
+        feedback_forget(user=user)
+
+
+@pytest.mark.django_db
+def test_forgetting_a_session_withdraws_the_marks_of_all_its_searches(taught):
+    user, library, images, ids, general, _, query = taught
+    other, results = factories.make_query(user, [library], None, images, session=query.session)
+    factories.mark(user, results[0])
+    elsewhere = factories.teach(user, library, images, vector=FAR)
+    assert feedback_forget(user=user, session_id=query.session_id) == 2
+    assert ranked(user, A, ids, general).closeness == 0.0
+    assert ranked(user, FAR, ids, general).nearest_taught_id == elsewhere.pk  # kept
+
+
+@pytest.fixture
+def closeness_rule_obj():
+    return next(iter(load_rules(CALIBRATION_PATH).values()))
