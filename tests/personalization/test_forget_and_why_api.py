@@ -55,9 +55,7 @@ def test_forget_someone_elses_search_is_a_404(api_client_b, marked):
     assert Feedback.objects.filter(withdrawn_at=None).count() == 1
 
 
-def test_why_shows_the_terms_that_add_up_and_the_mark_that_moved_the_photo(
-    api_client_a, marked
-):
+def test_why_shows_the_terms_that_add_up_and_the_mark_that_moved_the_photo(api_client_a, marked):
     user, library, images, taught = marked
     later, results = factories.make_query(user, [library], None, images)
     marked_image = taught.results.order_by("rank").first().image_id
