@@ -279,7 +279,7 @@ PSBIR_MAX_ZIP_UNCOMPRESSED_BYTES = int(
 # --- Personalization -----------------------------------------------------------------------
 PSBIR_FEEDBACK_THRESHOLD = int(os.environ.get("PSBIR_FEEDBACK_THRESHOLD", "5"))
 # w: the share of what the user taught (marks + personal model) in a search close to what they
-# taught (0.75: the shares measured before closeness existed, docs/personalization.md).
+# taught (0.75: the general model keeps the 0.25 share it had before, docs/personalization.md).
 PSBIR_DEFAULT_PERSONAL_WEIGHT = float(os.environ.get("PSBIR_DEFAULT_PERSONAL_WEIGHT", "0.75"))
 # Where the measured closeness rules live (personalization.closeness_rules); "" = the shipped.
 PSBIR_CLOSENESS_FILE = os.environ.get("PSBIR_CLOSENESS_FILE", "")

@@ -10,8 +10,10 @@
    rebuilt through ``index_rebuild`` (the head over every cached map).
 3. Queries: ``--queries`` canvas drawings through ``search_run`` (stroke validation and
    rasterisation, trunk + head, FAISS top-K, the ranking, storing the query and its results)
-   for a user without and then with a personal head, then with the head and marks (the
-   memory term: the top 3 results of every earlier query marked): p50 / p95 in ms.
+   for a user without feedback; then the same drawings again once the user marked the top 3
+   results of each and has a personal head (each is close to its own feedback: marks and
+   head apply, ``mean_closeness``); then as many new drawings (feedback is rarely close:
+   the general path after the look at what was taught): p50 / p95 in ms.
 
 ``--head`` picks the general model (default: the shipped one); run once per model to compare
 (the paper's VGG-16 model is ``retrieval/engine/assets/vgg16_hed_head.pt``). Nothing touches
@@ -145,19 +147,33 @@ def run(args: argparse.Namespace) -> dict:
     rebuild_seconds = time.perf_counter() - started
     library.refresh_from_db()
 
-    # 3. Queries, general then personal.
+    # 3. Queries: general; then with a personal head and marks (every drawing searched again,
+    # so each is close to feedback it was given: marks and head apply); then new drawings the
+    # user never gave feedback on (closeness 0 almost always: the general path, plus the look
+    # at what was taught).
     drawings = [_drawing(rng) for _ in range(args.queries)]
+    unrelated = [_drawing(rng) for _ in range(args.queries)]
 
-    def timed_queries() -> list[float]:
-        search_run(user=user, libraries=[library], strokes=drawings[0], top_k=20)  # warm-up
-        seconds = []
-        for payload in drawings:
+    def timed_queries(payloads) -> tuple[list[float], list[float]]:
+        search_run(user=user, libraries=[library], strokes=payloads[0], top_k=20)  # warm-up
+        seconds, closeness = [], []
+        for payload in payloads:
             started = time.perf_counter()
-            search_run(user=user, libraries=[library], strokes=payload, top_k=20)
+            query = search_run(user=user, libraries=[library], strokes=payload, top_k=20).query
             seconds.append(time.perf_counter() - started)
-        return seconds
+            closeness.append(query.closeness)
+        return seconds, closeness
 
-    general = timed_queries()
+    general, _ = timed_queries(drawings)
+    # The user marks the top 3 results of every query so far and has a trained head.
+    from personalization.models import Feedback
+    from retrieval.models import SearchResult
+
+    marked = SearchResult.objects.filter(query__user=user, rank__lte=3)
+    Feedback.objects.bulk_create(
+        Feedback(tenant=tenant, user=user, query_id=r.query_id, result=r, kind="match")
+        for r in marked
+    )
     head = engine.new_head(seed=1)
     row = PersonalHead.objects.create(
         tenant=tenant,
@@ -169,18 +185,8 @@ def run(args: argparse.Namespace) -> dict:
         file_path=head_files.relative_path(tenant_id=tenant.pk, user_id=user.pk, version=1),
     )
     head_files.save(head, relative=row.file_path, metadata={"kind": "benchmark"})
-    personal = timed_queries()
-    # The memory term's path: the user marks the top 3 results of every query so far, so
-    # the next searches find marked photos among their candidates.
-    from personalization.models import Feedback
-    from retrieval.models import SearchResult
-
-    marked = SearchResult.objects.filter(query__user=user, rank__lte=3)
-    Feedback.objects.bulk_create(
-        Feedback(tenant=tenant, user=user, query_id=r.query_id, result=r, kind="match")
-        for r in marked
-    )
-    with_marks = timed_queries()
+    with_marks, close = timed_queries(drawings)
+    others, far = timed_queries(unrelated)
     return {
         "head": str(engine.head_path),
         "trunk": engine.trunk,
@@ -193,8 +199,15 @@ def run(args: argparse.Namespace) -> dict:
         },
         "index_rebuild_s": round(rebuild_seconds, 2),
         "search_general": _percentiles(general),
-        "search_personal": _percentiles(personal),
-        "search_personal_with_marks": {**_percentiles(with_marks), "marks": marked.count()},
+        "search_personal_with_marks": {
+            **_percentiles(with_marks),
+            "marks": marked.count(),
+            "mean_closeness": round(statistics.fmean(close), 3),
+        },
+        "search_untaught_with_marks": {
+            **_percentiles(others),
+            "mean_closeness": round(statistics.fmean(far), 3),
+        },
         "threads": args.threads,
         "load_average_at_start": args.load,
     }

@@ -18,8 +18,9 @@ searches:
 The rankings: ``product`` is what search serves (:func:`product_scores`: the served engine's
 closeness rule, :class:`~personalization.engine.scoring.Shares` and
 :func:`~personalization.engine.scoring.personalized_score`, at the product's default w),
-``general`` (no feedback), ``rocchio`` and ``one_nn`` (fed the marks of the query's own
-subject only: an oracle that knows the topic, which favours them), ``head`` (the head alone).
+``general`` (no feedback), ``rocchio`` and ``one_nn`` (fed every mark the user gave, as the
+product is), ``rocchio_topic`` and ``one_nn_topic`` (fed only the marks of the query's own
+subject: an oracle that knows the topic, which favours them), ``head`` (the head alone).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from personalization.engine.protocol_baselines import nn_rerank_distances, rocch
 from personalization.engine.protocol_metrics import distances, nanmean, query_aps, rank
 from personalization.engine.scoring import Shares, personalized_score
 
-RANKINGS = ("product", "general", "rocchio", "one_nn", "head")
+RANKINGS = ("product", "general", "rocchio", "one_nn", "head", "rocchio_topic", "one_nn_topic")
 
 
 @dataclass
@@ -231,18 +232,19 @@ def mixed_user_rounds(
             rows_k = np.arange(start, start + len(subject.test))
             start += len(subject.test)
             target = subject.target(g)
-            marked = g.general_photos[marked_of[k]]
-            unmarked = g.general_photos[shown_unmarked[k]] if shown_unmarked[k] else None
-            own = {
-                **{name: scores[name][rows_k] for name in ("general", "head", "product")},
-                "rocchio": distances(
-                    rocchio_queries(g.general_queries[queries[rows_k]], marked, unmarked),
-                    g.general_photos,
-                ),
-                "one_nn": nn_rerank_distances(
-                    g.general_queries[queries[rows_k]], g.general_photos, marked
-                ),
-            }
+            asked = g.general_queries[queries[rows_k]]
+            own = {name: scores[name][rows_k] for name in ("general", "head", "product")}
+            every_unmarked = [p for v in shown_unmarked.values() for p in v]
+            for suffix, marked_rows, unmarked_rows in (
+                ("", mark_pos, every_unmarked),
+                ("_topic", marked_of[k], shown_unmarked[k]),
+            ):
+                marked = g.general_photos[marked_rows]
+                unmarked = g.general_photos[unmarked_rows] if len(unmarked_rows) else None
+                own["rocchio" + suffix] = distances(
+                    rocchio_queries(asked, marked, unmarked), g.general_photos
+                )
+                own["one_nn" + suffix] = nn_rerank_distances(asked, g.general_photos, marked)
             ex = None if exclude is None else exclude[rows_k]
             for name, score in own.items():
                 c = config.candidates if name in ("head", "product") else 0

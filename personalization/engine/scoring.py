@@ -136,12 +136,13 @@ def memory_distances(
     return d[np.arange(len(c)), nearest], nearest
 
 
-# The personal side of the ranking, when a user has both a trained head and marks: the marks
-# count twice as much as the head. These are the shares the product was measured with before
-# closeness existed (0.5 x memory + 0.5 x eq. 18 at w = 0.5, i.e. 0.25 general, 0.25 head,
-# 0.5 marks; docs/results.md section 3), kept so that on the subject a user taught, at the
-# default w (0.75) and full closeness, the ranking is the one measured.
-MARKS_SHARE = 2.0 / 3.0
+# The personal side of the ranking, when a user has both a trained head and marks: the head
+# counts twice as much as the marks. Chosen on a validation split of the training sketches
+# (mixed-subject users, residual on-topic mAP after 4 rounds: marks 2/3 0.368, 1/3 0.399,
+# 0 0.400; docs/personalization.md): in a search close to what a user taught, the head finds
+# the photos they meant that they have not marked yet; the marks keep a share so that marks
+# count before any training and so that a marked photo comes back near the top.
+MARKS_SHARE = 1.0 / 3.0
 
 
 @dataclass(frozen=True)

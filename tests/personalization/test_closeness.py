@@ -116,7 +116,7 @@ def test_shares_add_up_and_are_general_at_w_zero_or_far_away():
         )
     shares = scoring.Shares.of(0.75, 1.0, head=True, marks=True)
     assert shares.general + shares.head + shares.marks == pytest.approx(1.0)
-    assert (shares.general, shares.head, shares.marks) == pytest.approx((0.25, 0.25, 0.5))
+    assert (shares.general, shares.head, shares.marks) == pytest.approx((0.25, 0.5, 0.25))
     half = scoring.Shares.of(0.75, 0.5, head=False, marks=True)
     assert (half.general, half.marks) == pytest.approx((0.625, 0.375))
     with pytest.raises(ValueError):

@@ -180,7 +180,7 @@ def test_product_scores_are_the_general_distance_where_nothing_taught_is_close()
     marks = np.array([[2.0, 0.0, 2.0]])  # one mark: photo 1
     out = product_scores(d_general, d_head, closeness, marks, np.array([0]), 0.75)
     np.testing.assert_allclose(out[1], d_general[1])
-    expected = 0.25 * d_general[0] + 0.25 * d_head[0] + 0.5 * marks[0]
+    expected = 0.25 * d_general[0] + 0.5 * d_head[0] + 0.25 * marks[0]
     np.testing.assert_allclose(out[0], expected)
 
 
@@ -368,7 +368,7 @@ def test_protocol_end_to_end_on_the_synthetic_dataset(synthetic_dir, tmp_path):
     assert [p["round"] for p in report["rounds"]] == [1, 2]
     for point in report["rounds"]:
         assert {"round", "product", "general", "rocchio", "one_nn"} <= set(point)
-        assert set(point["residual"]) == {"product", "general", "rocchio", "one_nn", "head"}
+        assert set(point["residual"]) >= {"product", "general", "rocchio", "one_nn", "head"}
         assert set(point["off_topic"]) == {"product", "general", "retention"}
         for value in (*point["residual"].values(), *point["off_topic"].values()):
             assert isinstance(value, float)
