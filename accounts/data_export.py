@@ -296,6 +296,8 @@ class _Export:
                 "personal_weight": query.personal_weight,
                 "model_version": query.model_version,
                 "personal_head_version": query.personal_head_version,
+                "closeness": query.closeness,
+                "nearest_taught_query_id": query.nearest_taught_id,
                 "results": [
                     {
                         "rank": r.rank,
@@ -305,6 +307,7 @@ class _Export:
                         "distance": r.distance,
                         "general_distance": r.general_distance,
                         "personal_distance": r.personal_distance,
+                        "terms": r.terms,
                     }
                     for r in results
                 ],

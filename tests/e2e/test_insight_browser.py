@@ -103,3 +103,27 @@ def test_more_like_this_why_and_compare_in_the_browser(server, demo_member):  # 
         label = page.locator("[data-testid=rank-change]").first.inner_text()
         assert re.fullmatch(r"#2 -> #[12]", label), label
         page.screenshot(path=str(ARTIFACTS / "before-after.png"), full_page=True)
+
+        # The same drawing again: the mark moved its photo, and "Why?" says so, with terms
+        # that add up to the score; "forget" withdraws the marks of that search at once.
+        marked_image = block.locator("[data-result-id]").nth(1).get_attribute("data-image-id")
+        page.goto(f"{server}/search/")
+        _draw_circle(page)
+        page.fill("#top-k", "4")
+        page.click("[data-testid=search-button]")
+        page.wait_for_selector(f"#results .result-card[data-image-id='{marked_image}']")
+        card = page.locator(f"#results .result-card[data-image-id='{marked_image}']")
+        card.locator("[data-why]").click()
+        page.wait_for_selector("#results [data-testid=why-moved-by]")
+        assert "You marked this photo" in card.locator("[data-testid=why-moved-by]").inner_text()
+        products = [
+            float(card.locator(f"tr[data-why-fact={name}] td").nth(2).inner_text())
+            for name in ("general", "marks")
+        ]
+        score = float(card.locator("tr[data-why-fact=distance] td").nth(2).inner_text())
+        assert sum(products) == pytest.approx(score, abs=2e-3)
+        page.screenshot(path=str(ARTIFACTS / "why-moved-by.png"), full_page=True)
+        card.locator("[data-testid=why-forget]").click()
+        page.wait_for_function(
+            "document.querySelector('[data-testid=why-forget]').textContent.includes('(1)')"
+        )
