@@ -7,9 +7,14 @@ app_name = "personalization-api"
 urlpatterns = [
     path("personalization/feedback/", apis.FeedbackListApi.as_view(), name="feedback-list"),
     path(
-        "personalization/feedback/forget/",
-        apis.FeedbackForgetApi.as_view(),
-        name="feedback-forget",
+        "personalization/queries/<int:pk>/forget/",
+        apis.QueryFeedbackForgetApi.as_view(),
+        name="query-feedback-forget",
+    ),
+    path(
+        "personalization/sessions/<int:pk>/forget/",
+        apis.SessionFeedbackForgetApi.as_view(),
+        name="session-feedback-forget",
     ),
     path(
         "personalization/feedback/<int:pk>/",

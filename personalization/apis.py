@@ -19,7 +19,6 @@ from personalization import selectors
 from personalization.serializers import (
     FeedbackCreateSerializer,
     FeedbackFilterSerializer,
-    FeedbackForgetSerializer,
     FeedbackForgottenSerializer,
     FeedbackSerializer,
     PersonalHeadSerializer,
@@ -88,26 +87,49 @@ class FeedbackDetailApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class FeedbackForgetApi(APIView):
+class _ForgetApi(APIView):
+    """POST: withdraw every live mark of one of your searches / sessions (``pk`` in the URL)."""
+
     permission_classes = [IsTenantMember]
+    target = "query_id"
+
+    def post(self, request: Request, pk: int) -> Response:
+        withdrawn = feedback.feedback_forget(user=request.user, **{self.target: pk})
+        return Response(FeedbackForgottenSerializer({"withdrawn": withdrawn}).data)
+
+
+class QueryFeedbackForgetApi(_ForgetApi):
+    target = "query_id"
 
     @extend_schema(
         tags=[TAG],
-        request=FeedbackForgetSerializer,
+        request=None,
         responses={
             200: FeedbackForgottenSerializer,
-            400: OpenApiResponse(description="Neither or both of query_id / session_id."),
-            404: OpenApiResponse(description="No such search or session of yours."),
+            404: OpenApiResponse(description="No such search of yours."),
         },
-        description="Forget your feedback on one search (`query_id`) or on every search of "
-        "one session (`session_id`): all its marks are withdrawn, and your next search no "
-        "longer uses them (nor your personalized model near that search).",
+        description="Forget your feedback on one of your searches: all its marks are "
+        "withdrawn, and your next search no longer uses them (nor your personalized model "
+        "near that search).",
     )
-    def post(self, request: Request) -> Response:
-        data = FeedbackForgetSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        withdrawn = feedback.feedback_forget(user=request.user, **data.validated_data)
-        return Response(FeedbackForgottenSerializer({"withdrawn": withdrawn}).data)
+    def post(self, request: Request, pk: int) -> Response:
+        return super().post(request, pk)
+
+
+class SessionFeedbackForgetApi(_ForgetApi):
+    target = "session_id"
+
+    @extend_schema(
+        tags=[TAG],
+        request=None,
+        responses={
+            200: FeedbackForgottenSerializer,
+            404: OpenApiResponse(description="No such session of yours."),
+        },
+        description="Forget your feedback on every search of one of your sessions.",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        return super().post(request, pk)
 
 
 class SettingsApi(APIView):

@@ -34,18 +34,6 @@ class FeedbackCreateSerializer(serializers.Serializer):
     none_of_these = serializers.BooleanField(required=False, default=False)
 
 
-class FeedbackForgetSerializer(serializers.Serializer):
-    query_id = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
-    session_id = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
-
-    def validate(self, attrs: dict) -> dict:
-        if ("query_id" in attrs) == ("session_id" in attrs):
-            raise serializers.ValidationError(
-                "Name one search (query_id) or one session (session_id)."
-            )
-        return attrs
-
-
 class FeedbackForgottenSerializer(serializers.Serializer):
     withdrawn = serializers.IntegerField(help_text="How many of your marks were withdrawn.")
 

@@ -251,10 +251,15 @@
   }
 
   // Forget: every mark of one search (or of the whole session) withdrawn in one click.
-  var forgetUrl = root.dataset.feedbackForgetUrl;
+  var queryForgetUrl = root.dataset.queryForgetUrl;
+  var sessionForgetUrl = root.dataset.sessionForgetUrl;
 
-  function forget(body, done) {
-    return api(forgetUrl, { method: "POST", json: body })
+  function forgetUrlOf(template, id) {
+    return template.replace(/\/0\/forget\/$/, "/" + String(id) + "/forget/");
+  }
+
+  function forget(url, done) {
+    return api(url, { method: "POST" })
       .then(function (answer) {
         toast(answer.withdrawn
           ? "Forgotten: " + answer.withdrawn + " mark" + (answer.withdrawn === 1 ? "" : "s") +
@@ -275,7 +280,7 @@
     button.dataset.testid = "forget-query";
     button.textContent = "Forget my marks on this search";
     button.addEventListener("click", function () {
-      forget({ query_id: Number(query.id) }, function () {
+      forget(forgetUrlOf(queryForgetUrl, query.id), function () {
         loadFeedback(query).catch(function () {});
       });
     });
@@ -284,9 +289,9 @@
   }
 
   var sessionForget = document.querySelector("[data-pz-forget-session]");
-  if (sessionForget && forgetUrl) {
+  if (sessionForget && sessionForgetUrl) {
     sessionForget.addEventListener("click", function () {
-      forget({ session_id: Number(sessionForget.dataset.sessionId) }, function () {
+      forget(forgetUrlOf(sessionForgetUrl, sessionForget.dataset.sessionId), function () {
         Object.keys(queries).forEach(function (id) {
           loadFeedback(queries[id]).catch(function () {});
         });
@@ -324,7 +329,7 @@
       var hasResults = Boolean(detail.results && detail.results.length);
       if (perBlock && hasResults && !query.noneButton) {
         query.noneButton = blockNoneButton(query);
-        if (forgetUrl) blockForgetButton(query);
+        if (queryForgetUrl) blockForgetButton(query);
       }
       if (!perBlock && panelNone) panelNone.disabled = !hasResults;
       loadFeedback(query).catch(function () {});

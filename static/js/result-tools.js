@@ -19,7 +19,7 @@
   if (!script || !window.PSBIR) return;
   var whyTemplate = script.dataset.whyUrlTemplate;
   var searchPage = script.dataset.searchPageUrl;
-  var forgetUrl = script.dataset.forgetUrl;
+  var forgetTemplate = script.dataset.forgetUrlTemplate;
 
   function whyUrl(resultId) {
     return whyTemplate.replace(/0\/why\/$/, String(resultId) + "/why/");
@@ -165,14 +165,15 @@
       ": its score moved by " + (shift <= 0 ? "−" : "+") + Math.abs(shift).toFixed(3) +
       " from the general model's " + fmt(why.general_distance) + ".";
     box.appendChild(text);
-    if (forgetUrl && moved.query_id) {
+    if (forgetTemplate && moved.query_id) {
       var button = document.createElement("button");
       button.type = "button";
       button.className = "btn secondary small";
       button.dataset.testid = "why-forget";
       button.textContent = "Forget my marks on that search";
       button.addEventListener("click", function () {
-        window.PSBIR.api(forgetUrl, { method: "POST", json: { query_id: moved.query_id } })
+        var url = forgetTemplate.replace(/\/0\/forget\/$/, "/" + String(moved.query_id) + "/forget/");
+        window.PSBIR.api(url, { method: "POST" })
           .then(function (answer) {
             button.disabled = true;
             button.textContent = "Forgotten (" + answer.withdrawn + ")";

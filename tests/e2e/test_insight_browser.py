@@ -93,6 +93,7 @@ def test_more_like_this_why_and_compare_in_the_browser(server, demo_member):  # 
         block.locator("[data-pz-mark]").first.wait_for()
         block.locator("[data-pz-mark]").nth(1).click()
         page.wait_for_selector(f"[data-query-id='{sketch_query}'] [aria-pressed='true']")
+        marked_image = block.locator("[data-result-id]").nth(1).get_attribute("data-image-id")
         assert page.locator("[data-compare]").count() == 2
         assert page.get_by_text("More like", exact=False).count() >= 1
         block.locator("[data-compare]").click()
@@ -106,7 +107,6 @@ def test_more_like_this_why_and_compare_in_the_browser(server, demo_member):  # 
 
         # The same drawing again: the mark moved its photo, and "Why?" says so, with terms
         # that add up to the score; "forget" withdraws the marks of that search at once.
-        marked_image = block.locator("[data-result-id]").nth(1).get_attribute("data-image-id")
         page.goto(f"{server}/search/")
         _draw_circle(page)
         page.fill("#top-k", "4")

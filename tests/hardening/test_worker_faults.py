@@ -172,10 +172,14 @@ def test_disk_full_while_writing_an_index_keeps_the_old_one_and_fails_the_job(
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 @pytest.mark.django_db(transaction=True)
-def test_worker_killed_mid_training_previous_head_serves_then_job_completes(member_a, short_lease):
+def test_worker_killed_mid_training_previous_head_serves_then_job_completes(
+    member_a, short_lease, settings, tmp_path
+):
     from personalization.engine.synthetic import general_head
     from tests.personalization.conftest import build_world
-    from tests.personalization.factories import asked, make_head
+    from tests.personalization.factories import MODEL_VERSION, asked, closeness_file, make_head
+
+    settings.PSBIR_CLOSENESS_FILE = closeness_file(tmp_path, MODEL_VERSION)
 
     torch_head = general_head()
     world = build_world(member_a)

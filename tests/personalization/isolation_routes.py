@@ -69,6 +69,16 @@ def _user_kwargs(obj: Any) -> dict:
 # --- API ---------------------------------------------------------------------------------
 register_collection_route("personalization-api:feedback-list", factory=make_feedback)
 register_object_route(
+    "personalization-api:query-feedback-forget",
+    factory=lambda tenant, user: make_feedback(tenant, user).query,
+    methods=["post"],
+)
+register_object_route(
+    "personalization-api:session-feedback-forget",
+    factory=lambda tenant, user: make_feedback(tenant, user).query.session,
+    methods=["post"],
+)
+register_object_route(
     "personalization-api:feedback-detail", factory=make_feedback, methods=["get", "delete"]
 )
 register_collection_route(

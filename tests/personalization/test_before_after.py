@@ -66,6 +66,8 @@ def searched_world(member_a, engine, monkeypatch):
         sketch = np.frombuffer(bytes(query.features), np.float16).reshape(1, 512, 8, 8)
         # Search ranks with the query expanded by its nearest photos (query_expansion).
         asked = expand_against(engine.head_vectors(sketch), vectors, DEFAULT_NEIGHBOURS)[0]
+        query.vector = np.asarray(asked, np.float32).tobytes()  # what closeness compares
+        query.save(update_fields=["vector"])
         distances = np.linalg.norm(vectors - asked, axis=1)
         position = {im.pk: i for i, im in enumerate(world.images)}
         order = sorted(results, key=lambda r: (distances[position[r.image_id]], r.image_id))

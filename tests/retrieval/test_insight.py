@@ -23,9 +23,17 @@ def _search(client, **body):
 
 
 def test_why_gives_the_distances_w_and_what_to_overlay(
-    api_client_a, member_a, indexed_library, fake_engine
+    api_client_a, member_a, indexed_library, fake_engine, settings, tmp_path
 ):
+    settings.PSBIR_CLOSENESS_FILE = pz_factories.closeness_file(tmp_path, fake_engine.model_version)
     pz_factories.make_head(member_a, head=new_head(3), model_version=fake_engine.model_version)
+    # Feedback on the same drawing first: the next search of it is personalized.
+    taught = _search(api_client_a)
+    api_client_a.post(
+        "/api/personalization/feedback/",
+        {"query_id": taught["id"], "result_ids": [taught["results"][0]["id"]]},
+        format="json",
+    )
     data = _search(api_client_a, personal_weight=0.4)
     result = data["results"][1]
     why = api_client_a.get(f"/api/results/{result['id']}/why/").json()
@@ -40,6 +48,9 @@ def test_why_gives_the_distances_w_and_what_to_overlay(
     # The fake engine stores an edge map (an edge trunk): it is offered for the overlay too.
     assert why["edges_url"] == f"/media/images/{result['image_id']}/edges"
     assert why["overlay_frame"] == "square-256-white-padded"
+    assert why["closeness"] == pytest.approx(1.0)
+    assert sum(t["product"] for t in why["terms"]) == pytest.approx(why["distance"])
+    assert why["moved_by"]["query_id"] == taught["id"]
 
 
 def test_why_without_a_personal_model_has_no_personal_distance(
