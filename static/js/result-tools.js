@@ -94,7 +94,10 @@
     if (why.moved_by) panel.appendChild(movedBy(why));
   }
 
-  // The terms the score adds up from: share x distance = product, and their sum.
+  // The terms the score adds up from: "share × distance = counts" per term, and their sum.
+  // Two columns, so that it fits a result card of a phone's width.
+  var TERM_SHORT = { general: "general", head: "your model", marks: "your marks" };
+
   function scoreTable(why) {
     var table = document.createElement("table");
     table.className = "why-terms";
@@ -102,42 +105,41 @@
     var caption = document.createElement("caption");
     caption.className = "small muted";
     caption.textContent = why.terms && why.terms.length > 1
-      ? "Ranked by the sum of these terms (closeness to your earlier feedback " +
+      ? "Score = the sum of these terms (closeness to your earlier feedback " +
         Number(why.closeness).toFixed(2) + ", w " + Number(why.personal_weight).toFixed(2) + ")"
       : "Ranked by the general model's distance: no feedback of yours is close to this search.";
     table.appendChild(caption);
     var body = document.createElement("tbody");
-    function row(label, share, distance, product, key) {
+    function row(key, label, text, value, title) {
       var tr = document.createElement("tr");
-      [label, share, distance, product].forEach(function (text, i) {
-        var cell = document.createElement(i === 0 ? "th" : "td");
-        if (i === 0) cell.scope = "row";
-        cell.textContent = text;
-        tr.appendChild(cell);
-      });
+      var th = document.createElement("th");
+      th.scope = "row";
+      th.textContent = label;
+      if (title) th.title = title;
+      var td = document.createElement("td");
+      td.textContent = text;
+      tr.appendChild(th);
+      tr.appendChild(td);
       tr.dataset.whyFact = key;
-      body.appendChild(tr);
+      tr.dataset.value = value === null || value === undefined ? "" : String(value);
+      return tr;
     }
-    var head = document.createElement("thead");
-    head.innerHTML = "<tr><th scope=\"col\">term</th><th scope=\"col\">share</th>" +
-      "<th scope=\"col\">distance</th><th scope=\"col\">= counts</th></tr>";
-    table.appendChild(head);
     if (why.terms) {
       why.terms.forEach(function (term) {
-        row(term.label, Number(term.share).toFixed(3) + " ×", fmt(term.distance),
-          fmt(term.product), term.name);
+        body.appendChild(row(term.name, TERM_SHORT[term.name] || term.name,
+          Number(term.share).toFixed(2) + " × " + fmt(term.distance) + " = " + fmt(term.product),
+          term.product, term.label + ": share × distance = what it counts"));
       });
     } else {
-      row("general model", "", fmt(why.general_distance), "", "general");
-      row("your personalized model", "", fmt(why.personal_distance), "", "personal");
+      body.appendChild(row("general", "general", "distance " + fmt(why.general_distance),
+        why.general_distance));
+      body.appendChild(row("personal", "your model", "distance " + fmt(why.personal_distance),
+        why.personal_distance));
     }
-    var foot = document.createElement("tfoot");
-    var total = document.createElement("tr");
-    total.dataset.whyFact = "distance";
-    total.innerHTML = "<th scope=\"row\">score</th><td></td><td></td><td></td>";
-    total.lastChild.textContent = fmt(why.distance);
-    foot.appendChild(total);
     table.appendChild(body);
+    var foot = document.createElement("tfoot");
+    foot.appendChild(row("distance", "score", "= " + fmt(why.distance), why.distance,
+      "what the ranking was sorted by (smaller is nearer)"));
     table.appendChild(foot);
     return table;
   }

@@ -60,11 +60,11 @@ def test_more_like_this_why_and_compare_in_the_browser(server, demo_member):  # 
         page.wait_for_selector("#results .why-panel canvas.why-strokes[data-ready='1']")
         ink = int(first.locator("canvas.why-strokes").first.get_attribute("data-ink"))
         assert ink > 100  # the drawn circle, in red over the photo
-        general = first.locator("tr[data-why-fact=general] td").nth(2).inner_text()
+        general = first.locator("tr[data-why-fact=general]").get_attribute("data-value")
         assert float(general) == pytest.approx(
             float(first.locator(".distance").inner_text()), abs=1e-3
         )
-        score = first.locator("tr[data-why-fact=distance] td").nth(2).inner_text()
+        score = first.locator("tr[data-why-fact=distance]").get_attribute("data-value")
         assert float(score) == pytest.approx(float(general), abs=1e-3)
         assert first.locator("tr[data-why-fact=head]").count() == 0
         assert "no feedback of yours is close" in first.locator(".why-terms caption").inner_text()
@@ -117,11 +117,11 @@ def test_more_like_this_why_and_compare_in_the_browser(server, demo_member):  # 
         page.wait_for_selector("#results [data-testid=why-moved-by]")
         assert "You marked this photo" in card.locator("[data-testid=why-moved-by]").inner_text()
         products = [
-            float(card.locator(f"tr[data-why-fact={name}] td").nth(2).inner_text())
+            float(card.locator(f"tr[data-why-fact={name}]").get_attribute("data-value"))
             for name in ("general", "marks")
         ]
-        score = float(card.locator("tr[data-why-fact=distance] td").nth(2).inner_text())
-        assert sum(products) == pytest.approx(score, abs=2e-3)
+        score = float(card.locator("tr[data-why-fact=distance]").get_attribute("data-value"))
+        assert sum(products) == pytest.approx(score, abs=1e-6)
         page.screenshot(path=str(ARTIFACTS / "why-moved-by.png"), full_page=True)
         card.locator("[data-testid=why-forget]").click()
         page.wait_for_function(
