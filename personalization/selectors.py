@@ -253,6 +253,8 @@ def panel_status(*, user: Any) -> dict[str, Any]:
         "personal_weight": personal_weight_for(user=user),
         "active_version": head.version if head is not None else None,
         "new_feedback_sketches": new_feedback_sketches(user=user),
+        # "Train now" needs at least one live mark (the API refuses it otherwise).
+        "has_marks": training_feedback(user=user).exists(),
         "threshold": int(settings.PSBIR_FEEDBACK_THRESHOLD),
         "job": latest_job(user=user),
     }

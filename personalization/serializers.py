@@ -119,6 +119,9 @@ class StatusSerializer(serializers.Serializer):
     personal_weight = serializers.FloatField()
     active_version = serializers.IntegerField(allow_null=True)
     new_feedback_sketches = serializers.IntegerField()
+    has_marks = serializers.BooleanField(
+        help_text="You have at least one live mark: training can start (Train now)."
+    )
     threshold = serializers.IntegerField()
     job = TrainingJobSerializer(allow_null=True)
 

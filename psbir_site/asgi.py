@@ -17,6 +17,12 @@ from psbir_site.daphne_bodies import leave_bodies_to_django  # noqa: E402
 
 leave_bodies_to_django()
 
+if os.environ.get("PSBIR_PRELOAD_MODEL", "").lower() in ("1", "true", "yes", "on"):
+    # Load the model now, off the request path: the first search costs what the others do.
+    from retrieval.engine_runtime import start_warm_up  # noqa: E402
+
+    start_warm_up()
+
 websocket_urlpatterns = [path("ws/events/", EventsConsumer.as_asgi())]
 
 application = ProtocolTypeRouter(

@@ -14,9 +14,12 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness, and whether this process's search model is loaded (``search_ready``)."""
+    from retrieval.engine_runtime import search_state
+
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
-    return JsonResponse({"status": "ok"})
+    return JsonResponse({"status": "ok", **search_state()})
 
 
 def favicon(request: HttpRequest) -> HttpResponse:

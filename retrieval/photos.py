@@ -40,11 +40,24 @@ class CheckedPhoto:
     rgb: np.ndarray = field(repr=False)
 
 
+def _named_reason(reason: str, name: str) -> str:
+    """A file whose name says JPEG (or PNG ...) but whose bytes are no image we can read is
+    damaged or misnamed: say that, rather than "not an image we accept"."""
+    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    formats = {"jpeg": "JPEG", **{ext: fmt for fmt, ext in ACCEPTED_FORMATS.items()}}
+    if extension in formats and reason.startswith("The file is not an image we accept"):
+        return (
+            "The file could not be decoded: it is damaged or not really a "
+            f"{formats[extension]} (its name ends in .{extension})."
+        )
+    return reason
+
+
 def _megabytes(n: int) -> str:
     return f"{n / (1024 * 1024):.0f} MB"
 
 
-def check_photo(data: bytes) -> CheckedPhoto:
+def check_photo(data: bytes, *, name: str = "") -> CheckedPhoto:
     """Validate untrusted bytes as a photo; raise :class:`PhotoRejected` with the reason.
 
     The decoding rules (formats, pixel limit read from the header, truncated files,
@@ -57,7 +70,7 @@ def check_photo(data: bytes) -> CheckedPhoto:
     try:
         rgb = decode_rgb(data)
     except ImageError as exc:
-        raise PhotoRejected(str(exc)) from None
+        raise PhotoRejected(_named_reason(str(exc), name)) from None
     height, width = rgb.shape[:2]
     if min(width, height) < MIN_SIDE:
         raise PhotoRejected(f"The image is only {width}x{height} pixels; too small to search.")

@@ -165,21 +165,14 @@ def library_delete(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("retrieval:libraries")
 
 
-def refusal_summary(failures: list[dict[str, str]], shown: int = 5) -> str:
-    """One sentence for the refused files: "2 file(s) refused — a.png: not an image; b.png: ...".
-
-    Each reason is a sentence of its own (it ends with a full stop); joined with "; " they
-    would read "not an image.; too large.", so their own stops are dropped and one ends it.
-    """
-    parts = "; ".join(
-        f"{f['name']}: {str(f['error']).strip().rstrip('.').rstrip()}" for f in failures[:shown]
+def refusal_summary(failures: list[dict[str, str]]) -> str:
+    """The banner for refused files: how many, and where each is listed with its reason (the
+    import job's row below; naming them here too showed every refusal twice)."""
+    count = len(failures)
+    return (
+        f"{count} file{'s' if count != 1 else ''} refused: "
+        f"{'each is' if count != 1 else 'it is'} listed with the reason under the import job below."
     )
-    more = (
-        f" (and {len(failures) - shown} more, listed under the job)"
-        if len(failures) > shown
-        else ""
-    )
-    return f"{len(failures)} file(s) refused — {parts}{more}."
 
 
 def _report_import(request: HttpRequest, outcome: ImportOutcome) -> None:

@@ -69,7 +69,7 @@ def image_add(
 
     Indexing is not started here: callers batch photos into one job.
     """
-    checked = photos.check_photo(data)
+    checked = photos.check_photo(data, name=name)
     duplicate = (
         LibraryImage.objects.for_tenant(library.tenant_id)
         .filter(library=library, sha256=checked.sha256)

@@ -109,11 +109,20 @@
     if (active) active.textContent = version ? "your model v" + version : "the general model";
   }
 
+  // "Train now" needs a mark: disabled, with the reason beside it, until there is one.
+  function setHasMarks(hasMarks) {
+    var button = root.querySelector("[data-pz-train]");
+    var reason = root.querySelector("[data-pz-train-reason]");
+    if (button && !button.dataset.pzBusy) button.disabled = !hasMarks;
+    if (reason) reason.hidden = Boolean(hasMarks);
+  }
+
   function refreshStatus() {
     if (!root.dataset.statusUrl) return Promise.resolve();
     return api(root.dataset.statusUrl)
       .then(function (status) {
         setActive(status.active_version);
+        if (typeof status.has_marks === "boolean") setHasMarks(status.has_marks);
         var fresh = root.querySelector("[data-pz-new]");
         if (fresh) fresh.textContent = String(status.new_feedback_sketches);
         if (status.job) setTraining(status.job);

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from django.urls import reverse
 
@@ -76,3 +77,20 @@ def test_django_admin_lists_personalization_models(client, superuser, member_a, 
     client.force_login(superuser)
     response = client.get(reverse(f"admin:personalization_{model}_changelist"))
     assert response.status_code == 200
+
+
+def test_train_now_is_off_with_its_reason_until_the_user_has_a_mark(client_a, member_a):
+
+    page = client_a.get("/personalization/").content.decode()
+    assert 'data-testid="train-now"' in page
+    button = page.split('data-testid="train-now"', 1)[1].split(">", 1)[0]
+    assert "disabled" in button
+    assert "Mark the photos you meant on a search first" in page
+    library = factories.make_library(member_a.tenant)
+    images = factories.add_images(
+        library, np.zeros((1, 512, 8, 8)), [("c", "s")], store_features=False
+    )
+    factories.teach(member_a, library, images)
+    page = client_a.get("/personalization/").content.decode()
+    button = page.split('data-testid="train-now"', 1)[1].split(">", 1)[0]
+    assert "disabled" not in button

@@ -42,7 +42,12 @@ def _fake_api(method: str, path: str, post_data: str | None, active: int | None)
     if path == "/api/personalization/training/":
         return {"id": 5, "state": "queued", "progress": 0, "message": "Waiting"}
     if path == "/api/personalization/status/":
-        return {"active_version": active, "new_feedback_sketches": 1, "job": None}
+        return {
+            "active_version": active,
+            "new_feedback_sketches": 1,
+            "has_marks": True,
+            "job": None,
+        }
     return {}
 
 
@@ -95,6 +100,10 @@ def test_panel_marks_results_sets_w_and_follows_training(member_a, monkeypatch):
         assert "unlike any you gave feedback on always get the general" in words.inner_text()
         assert "at once" in page.get_by_test_id("memory-note").inner_text()
 
+        # No mark yet: "Train now" is off, and the reason is beside it.
+        assert page.locator("[data-pz-train]").is_disabled()
+        assert "Mark the photos you meant" in page.get_by_test_id("train-reason").inner_text()
+
         # Results arrive: every card gets a mark button; marking one posts feedback.
         page.evaluate(
             "window.dispatchEvent(new CustomEvent('psbir:results', {detail: {query_id: 7,"
@@ -110,6 +119,9 @@ def test_panel_marks_results_sets_w_and_follows_training(member_a, monkeypatch):
         assert json.loads(posted[0][2]) == {"query_id": 7, "result_ids": [11]}
         assert buttons.nth(0).get_attribute("aria-pressed") == "true"
         assert buttons.nth(1).get_attribute("aria-pressed") == "false"
+        # With a mark, training can start: the button comes on, the reason goes.
+        page.wait_for_function("!document.querySelector('[data-pz-train]').disabled")
+        assert page.get_by_test_id("train-reason").is_hidden()
 
         # "None of these" is a mark on the query, and clears the photo marks shown.
         page.locator("[data-pz-none]").click()

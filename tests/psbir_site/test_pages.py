@@ -86,4 +86,5 @@ def test_static_assets_exist():
 @pytest.mark.django_db
 def test_healthz(client):
     response = client.get(reverse("healthz"))
-    assert response.status_code == 200 and response.json() == {"status": "ok"}
+    assert response.status_code == 200 and response.json()["status"] == "ok"
+    assert set(response.json()) == {"status", "search_ready", "model_load_seconds", "model_error"}

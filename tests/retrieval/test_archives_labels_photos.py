@@ -47,6 +47,17 @@ def test_check_photo_refuses_with_a_clear_message(data, message):
         photos.check_photo(data)
 
 
+def test_a_misnamed_or_damaged_file_is_told_so_by_its_name():
+    with pytest.raises(
+        photos.PhotoRejected,
+        match="could not be decoded: it is damaged or not "
+        r"really a JPEG \(its name ends in \.jpg\)",
+    ):
+        photos.check_photo(b"garbage bytes, not a jpeg", name="holiday.jpg")
+    with pytest.raises(photos.PhotoRejected, match="not an image we accept"):
+        photos.check_photo(b"%PDF-1.4 a document", name="report.pdf")
+
+
 def test_size_and_pixel_limits_come_from_settings(settings):
     data = shape_png("circle", size=128)
     settings.PSBIR_MAX_UPLOAD_BYTES = len(data) - 1

@@ -37,18 +37,15 @@ def _builder():
 # --- the zip flash message ------------------------------------------------------------------
 
 
-def test_refusal_summary_has_no_stray_full_stops():
+def test_refusal_banner_counts_and_points_to_the_job_list():
     failures = [
         {"name": "a.png", "error": "Not an image the server can read."},
         {"name": "b.png", "error": "Larger than 20 MB."},
     ]
     text = refusal_summary(failures)
-    assert ".;" not in text
-    assert text == (
-        "2 file(s) refused — a.png: Not an image the server can read; b.png: Larger than 20 MB."
-    )
-    many = refusal_summary([{"name": f"{i}.png", "error": "Broken."} for i in range(7)])
-    assert many.endswith("(and 2 more, listed under the job).") and ".;" not in many
+    assert text == "2 files refused: each is listed with the reason under the import job below."
+    assert "a.png" not in text  # named once, in the job list
+    assert refusal_summary(failures[:1]).startswith("1 file refused: it is listed")
 
 
 @pytest.mark.django_db
@@ -69,8 +66,10 @@ def test_zip_import_flash_message_reads_as_one_sentence(
             follow=True,
         )
     html = response.content.decode()
-    assert "2 file(s) refused" in html
-    assert ".;" not in html
+    assert "2 files refused" in html
+    # Each refused file is named once (in the job's list), with what is wrong with it.
+    assert html.count("oops.png") == 1 and html.count("bad.jpg") == 1
+    assert "not really a JPEG (its name ends in .jpg)" in html
 
 
 # --- the search page without a library ------------------------------------------------------
