@@ -7,7 +7,8 @@ gets depends on how close the query is to the queries their feedback answered
 
 - strength s = w x c (w: the slider). s = 0 (w = 0, or nothing taught near this query):
   the general ranking itself, nothing of the user's read or mixed in;
-- otherwise the score adds up from three terms (:class:`scoring.Shares`):
+- otherwise the score adds up from three terms (:class:`scoring.Shares`), the head's only
+  when it was trained on some of the close feedback:
   ``(1 - s) d_general + s_head d_personal + s_marks d_marks``, where d_marks is the distance to
   the nearest photo the user marked *on a query close to this one* (marks on other subjects
   do not pull this search) and d_personal eq. 16 of the active head on the general scale
@@ -125,6 +126,11 @@ def rank_for_user(
     nearest_id = max(taught, key=lambda tc: tc[1])[0].query_id
     memory, mark_of = _marks(user, taught, candidate_ids)
     head_row = selectors.active_head(user=user) if query.features is not None else None
+    if head_row is not None and not any(
+        t.first_feedback_id <= head_row.feedback_watermark for t, _ in taught
+    ):
+        # The close feedback is newer than the head: it never learnt this subject.
+        head_row = None
     personal = None
     if head_row is not None:
         # Only the nearest candidates are re-scored (docs/personalization.md), nearest by

@@ -87,6 +87,7 @@ class TaughtQuery:
     vector: np.ndarray  # general vector as the query was asked (before expansion)
     kind: str  # "sketch" or "photo" (more like this)
     image_ids: tuple[int, ...]  # the photos marked on it
+    first_feedback_id: int = 0  # its oldest live mark (a head trained up to it knows it)
 
 
 def taught_queries(*, user: Any, model_version: str, limit: int) -> list[TaughtQuery]:
@@ -98,11 +99,13 @@ def taught_queries(*, user: Any, model_version: str, limit: int) -> list[TaughtQ
         training_feedback(user=user)
         .filter(result__isnull=False, query__model_version=model_version)
         .order_by("-id")
-        .values_list("query_id", "result__image_id")[: max(int(limit), 0)]
+        .values_list("id", "query_id", "result__image_id")[: max(int(limit), 0)]
     )
     images: dict[int, list[int]] = {}
-    for query_id, image_id in marks:
+    first_mark: dict[int, int] = {}
+    for mark_id, query_id, image_id in marks:
         images.setdefault(int(query_id), []).append(int(image_id))
+        first_mark[int(query_id)] = min(int(mark_id), first_mark.get(int(query_id), int(mark_id)))
     rows = (
         SketchQuery.objects.for_tenant(_tenant_id(user))
         .filter(user=user, pk__in=list(images), vector__isnull=False)
@@ -116,6 +119,7 @@ def taught_queries(*, user: Any, model_version: str, limit: int) -> list[TaughtQ
             vector=np.frombuffer(bytes(vector), dtype=np.float32),
             kind="photo" if is_photo else "sketch",
             image_ids=tuple(dict.fromkeys(images[pk])),
+            first_feedback_id=first_mark[pk],
         )
     return [found[pk] for pk in images if pk in found]
 

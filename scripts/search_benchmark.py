@@ -182,6 +182,8 @@ def run(args: argparse.Namespace) -> dict:
         status=PersonalHead.Status.READY,
         is_active=True,
         model_version=version,
+        # Trained on these marks: the head applies near them.
+        feedback_watermark=Feedback.objects.filter(user=user).order_by("-id").first().pk,
         file_path=head_files.relative_path(tenant_id=tenant.pk, user_id=user.pk, version=1),
     )
     head_files.save(head, relative=row.file_path, metadata={"kind": "benchmark"})

@@ -174,8 +174,11 @@ def make_head(
     status: str = PersonalHead.Status.READY,
     head: Any = None,
     model_version: str = MODEL_VERSION,
+    feedback_watermark: int = 2**62,
 ) -> PersonalHead:
-    """A head row; with ``head`` (a Conv6Head) its file is written too."""
+    """A head row; with ``head`` (a Conv6Head) its file is written too. By default it counts
+    as trained on every mark, past and future (``feedback_watermark``): searches close to
+    any of the user's feedback use it."""
     if version is None:
         version = (
             PersonalHead.objects.filter(user=user)
@@ -192,6 +195,7 @@ def make_head(
         is_active=active,
         model_version=model_version,
         loss_curve=[5.0, 3.0, 2.0],
+        feedback_watermark=feedback_watermark,
     )
     if head is not None:
         row.file_path = head_files.relative_path(

@@ -236,3 +236,24 @@ def test_forgetting_a_session_withdraws_the_marks_of_all_its_searches(taught):
 @pytest.fixture
 def closeness_rule_obj():
     return next(iter(load_rules(CALIBRATION_PATH).values()))
+
+
+@pytest.mark.django_db
+def test_a_head_is_not_applied_near_feedback_newer_than_it(taught):
+    user, library, images, ids, general, maps, query = taught
+    mark_id = _first_mark_id(user)
+    # Trained before the user's feedback on drawing A: it never learnt that subject.
+    old = factories.make_head(user, head=new_head(3), feedback_watermark=mark_id - 1)
+    out = ranked(user, A, ids, general, features=maps[0])
+    assert out.personal_head_version is None and out.memory_marks == 1  # marks still count
+    # Once trained on it (watermark at or past the mark), the head applies there.
+    old.is_active = False
+    old.save(update_fields=["is_active"])
+    factories.make_head(user, head=new_head(4), feedback_watermark=mark_id)
+    assert ranked(user, A, ids, general, features=maps[0]).personal_head_version == 2
+
+
+def _first_mark_id(user) -> int:
+    from personalization.models import Feedback
+
+    return Feedback.objects.filter(user=user).order_by("id").values_list("id", flat=True).first()
