@@ -163,7 +163,7 @@ class SketchQuery(TenantOwnedModel):
     model_version = models.CharField(max_length=80, blank=True)
     personal_head_version = models.PositiveIntegerField(null=True, blank=True)
     # How close this query was to the nearest query the user's feedback answered (0: none
-    # applied, the general ranking), and that query.
+    # close, or w = 0, so nothing of the user's was read: the general ranking), and that query.
     closeness = models.FloatField(default=0.0)
     nearest_taught = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -338,8 +338,8 @@ class QuerySummarySerializer(serializers.ModelSerializer):
         extra_kwargs = {
             "closeness": {
                 "help_text": "How close this query was to the nearest of your queries you gave "
-                "feedback on (0: none close, the general model's ranking; 1: as close as a "
-                "repeat)."
+                "feedback on (0: none close, or w = 0: the general model's ranking, nothing of "
+                "yours read; 1: as close as a repeat)."
             },
             "nearest_taught": {"help_text": "That query (null: none was close)."},
         }
