@@ -138,6 +138,28 @@ def rank_candidates(
     personal_weight: float | None,
     exclude: tuple[int, ...] = (),
 ) -> Ranking:
+    """:func:`ranked_with_best` without the best general distance."""
+    return ranked_with_best(
+        user=user,
+        libraries=libraries,
+        embedding=embedding,
+        model_version=model_version,
+        top_k=top_k,
+        personal_weight=personal_weight,
+        exclude=exclude,
+    )[0]
+
+
+def ranked_with_best(
+    *,
+    user: Any,
+    libraries: list[ImageLibrary],
+    embedding: QueryEmbedding,
+    model_version: str,
+    top_k: int,
+    personal_weight: float | None,
+    exclude: tuple[int, ...] = (),
+) -> tuple[Ranking, float | None]:
     """General candidates of ``libraries`` for the query, ranked for ``user`` (the one path
     of searches, "more like this" and "compare now"; ``personal_weight`` 0 is the general
     model's own order, nothing of the user's mixed in).
@@ -145,7 +167,8 @@ def rank_candidates(
     The general ranking is the served one: the query's vector expanded with its nearest
     photos (``PSBIR_QUERY_EXPANSION``) before the candidates are drawn; how close the query
     is to what the user taught is judged on that expanded vector too (what the index was
-    asked; ``Ranking.query_vector``, stored with the query).
+    asked; ``Ranking.query_vector``, stored with the query). Also returned: the best
+    general distance of all candidates (None: no candidate), what the far-match note reads.
     """
     vector = selectors.expanded_query(
         libraries=libraries, vector=embedding.vector, neighbours=settings.PSBIR_QUERY_EXPANSION
@@ -162,13 +185,34 @@ def rank_candidates(
         features=embedding.features,
         model_version=model_version,
     )
-    return rank_for_user(
+    ranking = rank_for_user(
         user=user,
         query=asked,
         candidate_ids=ids,
         general_distances=distances,
         top_k=top_k,
         personal_weight=personal_weight,
+    )
+    return ranking, (float(distances.min()) if len(distances) else None)
+
+
+def far_match_note(*, best_distance: float | None, model_version: str) -> str | None:
+    """The note for a sketch search whose best match is far, or None.
+
+    "Far" is above the threshold measured for ``model_version`` on training sketches
+    (:mod:`retrieval.engine.far_match`; ``docs/results.md``, "When the best match is far"):
+    99 % of searches whose category the gallery holds stay under it.
+    """
+    from retrieval.engine.far_match import rule_for
+
+    rule = rule_for(model_version)
+    if rule is None or not rule.is_far(best_distance):
+        return None
+    return (
+        f"Even the closest photo is far from your drawing (distance {best_distance:.2f}; "
+        f"a search whose subject the library holds comes closer than {rule.threshold:.2f} "
+        "99 times in 100): the searched libraries may hold nothing like it. "
+        "Browse them to see what they hold."
     )
 
 
@@ -249,7 +293,7 @@ def search_run(
             features=embedding.features,
             sketch_png=photos.png_bytes(np.asarray(embedding.sketch_map, dtype=np.uint8)),
         )
-    ranking = rank_candidates(
+    ranking, best_distance = ranked_with_best(
         user=user,
         libraries=usable,
         embedding=query_input,
@@ -258,6 +302,11 @@ def search_run(
         personal_weight=personal_weight,
         exclude=(source_image.pk,) if source_image is not None else (),
     )
+    # Measured for drawings only: a photo is much nearer its library than a sketch is.
+    if source_image is None:
+        note = far_match_note(best_distance=best_distance, model_version=engine.model_version)
+        if note:
+            warnings.append(note)
     features = query_input.features
     with transaction.atomic():
         if session is None:
