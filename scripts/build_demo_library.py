@@ -6,6 +6,11 @@ skips tiny/icon-like images, flattens transparency onto white and resizes to MAX
 leaves out what :func:`image_problem` flags (blank images, a drawing of a few pixels, and the
 "Linked Image Not Found" placeholder some package files are). ``--check`` runs that detector
 over the bundled set instead and lists what it flags.
+
+Captions come from the title and author the package's PNGs carry (their Inkscape ``Title``
+and ``Author`` text chunks; the package has no other metadata): :func:`caption_from_metadata`.
+``--captions`` rewrites only the manifest's ``caption`` and ``author`` columns from the
+package, leaving the bundled images as they are.
 """
 
 from __future__ import annotations
@@ -38,6 +43,9 @@ MIN_GRAY_STD = 3.0  # near-uniform
 FRAME_COVERAGE = 0.95  # each side of the ink's box inked along this much of its length
 FRAME_MAX_FILL = 0.35  # ... with this little ink inside the frame
 FRAME_MAX_AREA = 0.5  # ... and a box smaller than this part of the picture
+# How authors sign their file names when it is not their name ("blacksmith_anvil_ganson").
+AUTHOR_ALIASES = {"Gerald G.": {"ganson"}}
+MANIFEST_COLUMNS = ["file", "caption", "category", "source", "author"]
 CATEGORIES = {
     "animals/mammals": "mammal",
     "animals/birds": "bird",
@@ -54,11 +62,71 @@ CATEGORIES = {
 }
 
 
-def caption_from_name(stem: str) -> str:
-    # openclipart-png ships no .txt metadata: its file names ("<title>_<author>_<n>", cut at
-    # 24 characters) are the only title and author record, so the caption keeps them whole.
-    parts = [p for p in re.split(r"[_\s]+", stem) if p and not p.isdigit()]
-    return " ".join(parts).replace("-", " ") or stem
+def png_metadata(path: Path) -> tuple[str, str]:
+    """(title, author) of a package PNG, from its ``Title`` / ``Author`` text chunks ("" when
+    absent). Inkscape wrote them as UTF-8, Pillow reads them as Latin-1: decoded back."""
+    with Image.open(path) as im:
+        text = getattr(im, "text", {}) or {}
+    return tuple(_utf8(str(text.get(key, "")).strip()) for key in ("Title", "Author"))  # type: ignore[return-value]
+
+
+def _utf8(text: str) -> str:
+    try:
+        return text.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return text
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in re.findall(r"[^\W\d_]+", text.lower()) if len(w) >= 2]
+
+
+def _related(a: str, b: str) -> bool:
+    """Two words of three letters or more that share their first four (or all): "applf" and
+    "apple" (the file names are cut and misspelt), not "ant" and "etiquette"."""
+    if len(a) < 3 or len(b) < 3:
+        return False
+    n = min(4, len(a), len(b))
+    return a[:n] == b[:n]
+
+
+def caption_from_metadata(title: str, author: str, stem: str, category: str) -> str:
+    """The caption of a package image: its title, when it names this picture; else its file
+    name; else its category. Both without the author's name.
+
+    A title is left out when it is a collection's name shared by unrelated pictures
+    ("Clipart by Nicu Buculei - pear" on a banana, "Etiquette Icons" on an ant, "SVG Road
+    Signs", "Homes Clipart"), i.e. it says "clipart" or shares no word with the file name,
+    or when it is only the author's name ("Mirjam Meijer").
+    """
+    author_words = set(_words(author)) | AUTHOR_ALIASES.get(author, set())
+    name_words = [w for w in _words(stem) if w not in author_words and w != "md"]
+    title = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", title.replace("_", " "))  # AfricanDrum2
+    kept = [w for w in title.split() if not set(_words(w)) <= author_words or not _words(w)]
+    title = " ".join(kept).strip(" -,")
+    title_words = _words(title)
+    usable = (
+        "clipart" not in title_words
+        and sum(len(w) for w in title_words) >= 3
+        and any(_related(t, n) for t in title_words for n in name_words)
+    )
+    if not usable:
+        # The file name as the caption, cut where the author's name starts ("_jean_victor_b").
+        words = [w for w in re.split(r"[_\s-]+", stem) if w]
+        while words and (
+            re.fullmatch(r"\d+|v\d+(\.\d+)*", words[-1])
+            or words[-1].lower() in author_words | {"md"}
+            or any(a.startswith(words[-1].lower()) for a in author_words)
+        ):
+            words.pop()
+        words = [w for w in words if w.lower() not in author_words]
+        title = " ".join(words)
+        if sum(c.isalnum() for c in title) < 3:
+            title = category
+    # "Bee1", "Aircraft2", "home0": the package's variant numbers tell a person nothing.
+    title = re.sub(r"(?<=[A-Za-z]{3})\d+\b", "", title)
+    title = re.sub(r"\s+(bw|BW)$", " (black and white)", title).strip()
+    return title[:1].upper() + title[1:]
 
 
 def image_problem(image: Image.Image) -> str | None:
@@ -138,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     if not SOURCE.is_dir():
         print("openclipart-png is not installed: apt-get install openclipart-png", file=sys.stderr)
         return 1
+    if args == ["--captions"]:
+        return recaption()
     images_dir = TARGET / "images"
     images_dir.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -162,20 +232,40 @@ def main(argv: list[str] | None = None) -> int:
             seen.add(digest)
             name = f"{category}-{taken + 1:02d}.jpg"
             (images_dir / name).write_bytes(encoded.getvalue())
+            title, author = png_metadata(path)
             rows.append(
                 {
                     "file": name,
-                    "caption": caption_from_name(path.stem),
+                    "caption": caption_from_metadata(title, author, path.stem, category),
                     "category": category,
                     "source": f"openclipart-png:{folder}/{path.name}",
+                    "author": author,
                 }
             )
             taken += 1
+    write_manifest(rows)
+    print(f"{len(rows)} images written to {images_dir}")
+    return 0
+
+
+def write_manifest(rows: list[dict[str, str]]) -> None:
     with open(TARGET / "manifest.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["file", "caption", "category", "source"])
+        writer = csv.DictWriter(handle, fieldnames=MANIFEST_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
-    print(f"{len(rows)} images written to {images_dir}")
+
+
+def recaption() -> int:
+    """Rewrite the manifest's captions and authors from the package; images untouched."""
+    with open(TARGET / "manifest.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        path = SOURCE / row["source"].removeprefix("openclipart-png:")
+        title, author = png_metadata(path)
+        row["caption"] = caption_from_metadata(title, author, path.stem, row["category"])
+        row["author"] = author
+    write_manifest(rows)
+    print(f"{len(rows)} captions written to {TARGET / 'manifest.csv'}")
     return 0
 
 

@@ -12,7 +12,7 @@ from tqdm import tqdm
 from accounts.models import Tenant, User
 from retrieval.models import ImageLibrary, IndexJob, LibraryImage
 from retrieval.services import indexing
-from retrieval.services.images import images_delete, library_import_folder
+from retrieval.services.images import images_delete, labels_import_csv, library_import_folder
 from retrieval.services.libraries import library_create
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo_library"
@@ -71,6 +71,9 @@ class Command(BaseCommand):
                     enqueue=False,
                     on_item=lambda item, error: bar.update(1),
                 )
+        else:
+            # Labels follow the bundled manifest (its captions were file names before issue 21).
+            labels_import_csv(library=library, data=(DEMO_DIR / "manifest.csv").read_bytes())
         self._drop_removed(library)
         return library
 
