@@ -354,8 +354,11 @@ class SearchApi(APIView):
         description="Search with a sketch (canvas strokes as JSON, or an image), or with one "
         "of your organisation's library photos (`image`: more like this). The query "
         "and its top-K results are stored in a session: `session` when given, else your most "
-        "recent session, or a new one (titled with the day and the first library) when "
-        "`new_session` is true or you have none.",
+        "recent session, or a new one when `new_session` is true or you have none. A "
+        "session's automatic title says when it started, what its first search was probably "
+        "of and how many searches it holds. `warnings` says when a chosen library was not "
+        "searched, and when even the closest photo is far from the drawing (a threshold "
+        "measured per model on training sketches).",
     )
     def post(self, request: Request) -> Response:
         from retrieval.engine.errors import ModelNotReadyError, WeightsMissingError
@@ -379,7 +382,7 @@ class SearchApi(APIView):
             session = selectors.session_get(user=request.user, pk=values["session"])
         elif not values.get("new_session"):
             # Without `session`, the query joins the user's current (most recent) session;
-            # `new_session: true` starts one (titled with the day and the first library).
+            # `new_session: true` starts one (titled automatically, sessions.automatic_title).
             session = sessions.current_session(user=request.user)
         source_image = None
         if values.get("image") is not None:

@@ -297,3 +297,48 @@ def image_index_entry(*, image: LibraryImage) -> dict[str, Any]:
 def images_by_ids(*, tenant: Tenant | int, ids: Sequence[int]) -> dict[int, LibraryImage]:
     """The tenant's photos among ``ids``, by id (unknown or foreign ids are absent)."""
     return {image.pk: image for image in LibraryImage.objects.for_tenant(tenant).filter(pk__in=ids)}
+
+
+# --- browsing a library (members see what a library holds) --------------------------------
+
+
+def library_browse_list(*, tenant: Tenant | int) -> QuerySet[ImageLibrary]:
+    """The tenant's libraries with how many searchable photos and categories each holds."""
+    indexed = Q(images__status=LibraryImage.Status.INDEXED)
+    return (
+        ImageLibrary.objects.for_tenant(tenant)
+        .annotate(
+            indexed_count=Count("images", filter=indexed, distinct=True),
+            category_count=Count(
+                "images__category", filter=indexed & ~Q(images__category=""), distinct=True
+            ),
+        )
+        .order_by("name")
+    )
+
+
+def library_browse_images(
+    *, library: ImageLibrary, category: str | None = None, unlabelled: bool = False
+) -> QuerySet[LibraryImage]:
+    """The photos of ``library`` a search can return (indexed ones), in one category when
+    ``category`` is given, or without one when ``unlabelled``."""
+    images = LibraryImage.objects.for_tenant(library.tenant_id).filter(
+        library=library, status=LibraryImage.Status.INDEXED
+    )
+    if unlabelled:
+        images = images.filter(category="")
+    elif category:
+        images = images.filter(category=category)
+    return images.order_by("category", "id")
+
+
+def library_category_counts(*, library: ImageLibrary) -> list[tuple[str, int]]:
+    """(category, indexed photos) of ``library`` by category name; "" counts the unlabelled."""
+    rows = (
+        LibraryImage.objects.for_tenant(library.tenant_id)
+        .filter(library=library, status=LibraryImage.Status.INDEXED)
+        .values_list("category")
+        .annotate(n=Count("id"))
+        .order_by("category")
+    )
+    return [(category, n) for category, n in rows]

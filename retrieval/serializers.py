@@ -12,6 +12,7 @@ from rest_framework import serializers
 
 from psbir_site.api_schema import NULLABLE_STRING
 from psbir_site.text import PrintableTextField
+from retrieval.captions import photo_alt, photo_title
 from retrieval.models import (
     ImageLibrary,
     IndexJob,
@@ -70,6 +71,12 @@ class ImageSerializer(serializers.ModelSerializer):
     photo_url = serializers.SerializerMethodField()
     thumb_url = serializers.SerializerMethodField()
     edges_url = serializers.SerializerMethodField()
+    title = serializers.SerializerMethodField(
+        help_text="What to call the photo: its caption, else its file name cleaned."
+    )
+    alt = serializers.SerializerMethodField(
+        help_text="Alt text describing the photo: its title and category."
+    )
 
     class Meta:
         model = LibraryImage
@@ -89,8 +96,16 @@ class ImageSerializer(serializers.ModelSerializer):
             "photo_url",
             "thumb_url",
             "edges_url",
+            "title",
+            "alt",
         ]
         read_only_fields = fields
+
+    def get_title(self, obj: LibraryImage) -> str:
+        return photo_title(obj)
+
+    def get_alt(self, obj: LibraryImage) -> str:
+        return photo_alt(obj)
 
     def get_photo_url(self, obj: LibraryImage) -> str:
         return media_urls(obj.pk)["photo_url"]
@@ -279,6 +294,12 @@ class ResultSerializer(serializers.ModelSerializer):
     caption = serializers.CharField(source="image.caption", read_only=True)
     category = serializers.CharField(source="image.category", read_only=True)
     subcategory = serializers.CharField(source="image.subcategory", read_only=True)
+    title = serializers.SerializerMethodField(
+        help_text="What to call the photo: its caption, else its file name cleaned."
+    )
+    alt = serializers.SerializerMethodField(
+        help_text="Alt text describing the photo (its title and category), for the <img>."
+    )
     photo_url = serializers.SerializerMethodField()
     thumb_url = serializers.SerializerMethodField()
 
@@ -296,10 +317,18 @@ class ResultSerializer(serializers.ModelSerializer):
             "caption",
             "category",
             "subcategory",
+            "title",
+            "alt",
             "photo_url",
             "thumb_url",
         ]
         read_only_fields = fields
+
+    def get_title(self, obj: SearchResult) -> str:
+        return photo_title(obj.image)
+
+    def get_alt(self, obj: SearchResult) -> str:
+        return photo_alt(obj.image)
 
     def get_photo_url(self, obj: SearchResult) -> str:
         return media_urls(obj.image_id)["photo_url"]
@@ -406,5 +435,7 @@ class SessionWriteSerializer(serializers.Serializer):
         max_length=120,
         allow_blank=True,
         required=False,
-        help_text="Blank or omitted on create: the day's date.",
+        help_text="Blank or omitted: the automatic title (when the session started, what its "
+        "first search was probably of, how many searches it holds), which follows its "
+        "searches until it is renamed.",
     )

@@ -1,4 +1,5 @@
-"""Pages: the sketch search, a member's sessions, and the admins' library pages.
+"""Pages: the sketch search, a member's sessions, browsing libraries, and the admins' library
+pages.
 
 The search page talks to the REST API from static/js/search.js; the library pages are
 plain forms (POST, then redirect) whose progress is updated live by static/js/libraries.js.
@@ -21,9 +22,11 @@ from retrieval.models import LibraryImage
 from retrieval.services import images as image_services
 from retrieval.services import indexing
 from retrieval.services import libraries as library_services
+from retrieval.services import sessions as session_services
 from retrieval.services.images import ImportOutcome
 
 IMAGES_PER_PAGE = 60
+BROWSE_PER_PAGE = 48
 
 
 def _form_errors(form: object) -> str:
@@ -90,6 +93,49 @@ def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
     ]
     context = {"session": session, "queries": queries, "result_events": result_events}
     return render(request, "retrieval/session_detail.html", context)
+
+
+@require_POST
+@tenant_member_required
+def session_rename(request: HttpRequest, pk: int) -> HttpResponse:
+    session = selectors.session_get(user=request.user, pk=pk)
+    try:
+        session_services.session_rename(session=session, title=request.POST.get("title", ""))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Session renamed “{session.title}”.")
+    return redirect("retrieval:session-detail", pk=pk)
+
+
+@tenant_member_required
+def browse(request: HttpRequest) -> HttpResponse:
+    """The organisation's libraries, to see what each holds before drawing."""
+    libraries = selectors.library_browse_list(tenant=request.user.tenant_id)
+    return render(request, "retrieval/browse.html", {"libraries": libraries})
+
+
+@tenant_member_required
+def library_browse(request: HttpRequest, pk: int) -> HttpResponse:
+    """A library's searchable photos, paged, with its categories and their counts."""
+    library = selectors.library_get(tenant=request.user.tenant_id, pk=pk)
+    unlabelled = request.GET.get("unlabelled") == "1"
+    category = "" if unlabelled else request.GET.get("category", "")
+    counts = selectors.library_category_counts(library=library)
+    images = selectors.library_browse_images(
+        library=library, category=category or None, unlabelled=unlabelled
+    )
+    page = Paginator(images, BROWSE_PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "library": library,
+        "page": page,
+        "category": category,
+        "unlabelled": unlabelled,
+        "categories": [(name, n) for name, n in counts if name],
+        "unlabelled_count": sum(n for name, n in counts if not name),
+        "total": sum(n for _, n in counts),
+    }
+    return render(request, "retrieval/library_browse.html", context)
 
 
 # --- admins: libraries -----------------------------------------------------------------------

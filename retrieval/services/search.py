@@ -310,9 +310,8 @@ def search_run(
     features = query_input.features
     with transaction.atomic():
         if session is None:
-            session = sessions.session_create(
-                user=user, title=sessions.default_title(libraries=usable)
-            )
+            session = sessions.session_create(user=user)
+        was_automatic = sessions.title_is_automatic(session=session)
         query = SketchQuery(
             tenant_id=user.tenant_id,
             session=session,
@@ -349,5 +348,5 @@ def search_run(
             )
             for rank, item in enumerate(ranking.images, start=1)
         )
-        session.save(update_fields=["updated_at"])
+        sessions.session_search_added(session=session, was_automatic=was_automatic)
     return SearchOutcome(query=query, warnings=warnings)

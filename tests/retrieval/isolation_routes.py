@@ -116,6 +116,15 @@ allow_public(
 register_collection_route("retrieval:search", factory=make_library)
 register_collection_route("retrieval:sessions", factory=make_session)
 register_object_route("retrieval:session-detail", factory=make_session)
+register_object_route(
+    "retrieval:session-rename",
+    factory=make_session,
+    methods=["post"],
+    data={"post": {"title": "renamed session"}},
+)
+# Browsing is for members too: a library's photos are what their searches return.
+register_collection_route("retrieval:browse", factory=make_library)
+register_object_route("retrieval:library-browse", factory=make_library)
 register_collection_route("retrieval:libraries", factory=make_library, role="admin")
 register_object_route("retrieval:library-detail", factory=make_library, role="admin")
 register_object_route(

@@ -57,9 +57,9 @@ def test_session_pages_list_and_show_results_with_ids(
         "/api/search/", {"strokes": circle_strokes(), "top_k": 3}, format="json"
     ).json()
     listing = client_a.get(reverse("retrieval:sessions")).content.decode()
-    # Titled with the day and the library it searched (issue 15), not "Session #N".
+    # Titled with its start time and count of searches (issue 21), not "Session #N".
     title = SearchSession.objects.get(pk=data["session"]).title
-    assert title.endswith(" · Shapes") and title in listing
+    assert title.endswith(" · 1 search") and title in listing
     detail = client_a.get(
         reverse("retrieval:session-detail", args=[data["session"]])
     ).content.decode()

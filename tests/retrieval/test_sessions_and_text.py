@@ -18,6 +18,9 @@ from tests.retrieval.fakes import circle_strokes
 pytestmark = pytest.mark.django_db
 
 TODAY = lambda: date_format(timezone.localdate(), "DATE_FORMAT")  # noqa: E731
+STARTED = lambda session: date_format(  # noqa: E731
+    timezone.localtime(session.created_at), "DATETIME_FORMAT"
+)
 
 
 def _search(api_client, **extra):
@@ -37,7 +40,8 @@ def test_api_searches_without_session_join_the_current_one(api_client_a, indexed
     assert second["session"] == first["session"]
     assert SearchSession.objects.count() == 1
     session = SearchSession.objects.get()
-    assert session.title == f"{TODAY()} · Shapes"
+    # Issue 21: its start time and its count of searches (the shapes are unlabelled).
+    assert session.title == f"{STARTED(session)} · 2 searches"
 
 
 def test_new_session_true_starts_a_titled_one(api_client_a, indexed_library):
@@ -46,7 +50,8 @@ def test_new_session_true_starts_a_titled_one(api_client_a, indexed_library):
     assert fresh["session"] != first["session"]
     # ... and it is now the current one.
     assert _search(api_client_a)["session"] == fresh["session"]
-    assert SearchSession.objects.get(pk=fresh["session"]).title == f"{TODAY()} · Shapes"
+    session = SearchSession.objects.get(pk=fresh["session"])
+    assert session.title == f"{STARTED(session)} · 2 searches"
 
 
 def test_session_and_new_session_together_is_a_400(api_client_a, indexed_library):
@@ -77,7 +82,8 @@ def test_title_names_the_first_library_and_how_many_more(
 
 def test_session_patch_is_partial_and_post_titles_blank_sessions(api_client_a):
     created = api_client_a.post("/api/sessions/", {}, format="json")
-    assert created.status_code == 201 and created.json()["title"] == TODAY()
+    session = SearchSession.objects.get(pk=created.json()["id"])
+    assert created.status_code == 201 and created.json()["title"] == STARTED(session)
     url = f"/api/sessions/{created.json()['id']}/"
     assert api_client_a.patch(url, {}, format="json").status_code == 200
     renamed = api_client_a.patch(url, {"title": "  Birds at dawn  "}, format="json")
