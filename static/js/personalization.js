@@ -244,6 +244,15 @@
     button.dataset.pzMark = "1";
     button.setAttribute("aria-pressed", "false");
     button.textContent = "✓ I meant this";
+    // Named for its photo ("I meant this: circle.png (#1)"), so that a page's twenty mark
+    // buttons differ; aria-pressed says whether it is marked.
+    var name = card.querySelector(".name");
+    var img = card.querySelector("img");
+    var photo = (name && name.textContent.trim()) || (img && img.alt) || "photo " + card.dataset.imageId;
+    button.setAttribute(
+      "aria-label",
+      "I meant this: " + photo + (card.dataset.rank ? " (#" + card.dataset.rank + ")" : "")
+    );
     button.addEventListener("click", function (evt) {
       evt.preventDefault();
       evt.stopPropagation();

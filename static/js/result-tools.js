@@ -6,11 +6,20 @@
  *
  * - More like this: window.PSBIR.searchLike(imageId, label) where the search page defines it;
  *   elsewhere it opens the search page with ?like=<image id>&session=<session id>.
- * - Why?: a toggle. On, the card shows the photo in the square frame the network compared it
- *   in, with the query's binarised sketch drawn over it in red (and the same over the edge
- *   map when the model uses one), the terms its score adds up from (share x distance, and
- *   their sum) and the mark that moved it, with that drawing and "forget", read from
- *   GET /api/results/<id>/why/.
+ * - Why?: a disclosure (aria-expanded). Open, a panel shows the photo in the square frame the
+ *   network compared it in, with the query's binarised sketch drawn over it in red (and the
+ *   same over the edge map when the model uses one), the terms its score adds up from
+ *   (share x distance, and their sum) and the mark that moved it, with that drawing and
+ *   "forget", read from GET /api/results/<id>/why/.
+ *
+ * Every button is named for its photo ("More like this: circle.png (#1)"): a page holds
+ * twenty of each, and a screen reader's list of buttons must tell them apart.
+ *
+ * Layout: the panel is in the card's markup (right after its button, for reading order), but
+ * in a .results-grid it is laid out across the whole grid under the card's row (layoutWhy):
+ * the cards of that row keep their size and place and the rows below move down by the
+ * panel's height. Grown inside its card instead, the panel stretched the whole row and left
+ * a hole beside it.
  */
 (function () {
   "use strict";
@@ -192,32 +201,147 @@
     return box;
   }
 
+  // "circle.png (#1)": what a card's controls are named for (its photo, and its rank, which
+  // tells two photos of the same name apart).
+  function photoLabel(card) {
+    var name = card.querySelector(".name");
+    var img = card.querySelector("img");
+    var text = (name && name.textContent.trim()) || (img && img.alt) || "photo " + card.dataset.imageId;
+    return card.dataset.rank ? text + " (#" + card.dataset.rank + ")" : text;
+  }
+
+  // --- layout: open panels span the grid under their card's row ---------------------------
+  function cardsOf(grid) {
+    return Array.prototype.filter.call(grid.children, function (el) {
+      return el.classList.contains("result-card");
+    });
+  }
+
+  function openPanelOf(card) {
+    var panel = card.querySelector(":scope > .why-panel");
+    return panel && !panel.hidden ? panel : null;
+  }
+
+  function layoutWhy(grid) {
+    if (!grid || !grid.classList.contains("results-grid")) return;
+    var cards = cardsOf(grid);
+    cards.forEach(function (card) {
+      card.style.marginBottom = "";
+    });
+    var rows = [];
+    cards.forEach(function (card) {
+      var row = rows[rows.length - 1];
+      if (!row || row.top !== card.offsetTop) {
+        row = { top: card.offsetTop, cards: [] };
+        rows.push(row);
+      }
+      row.cards.push(card);
+    });
+    var gap = parseFloat(window.getComputedStyle(grid).rowGap) || 0;
+    // Row by row, top down: a row's place depends on the panels reserved above it.
+    rows.forEach(function (row) {
+      var panels = row.cards.map(openPanelOf).filter(Boolean);
+      if (!panels.length) return;
+      var bottom = 0;
+      row.cards.forEach(function (card) {
+        bottom = Math.max(bottom, card.offsetTop + card.offsetHeight);
+      });
+      var top = bottom + gap;
+      panels.forEach(function (panel) {
+        panel.style.top = top + "px";
+        top += panel.offsetHeight + gap;
+      });
+      // Every card of the row reserves the same space below it, so the row's cards keep one
+      // height (the grid stretches them alike) and the next row starts under the panels.
+      var reserve = top - bottom - gap + "px";
+      row.cards.forEach(function (card) {
+        card.style.marginBottom = reserve;
+      });
+    });
+  }
+
+  var pendingGrids = [];
+  function scheduleLayout(grid) {
+    if (!grid || pendingGrids.indexOf(grid) !== -1) return;
+    pendingGrids.push(grid);
+    if (pendingGrids.length > 1) return;
+    window.requestAnimationFrame(function () {
+      var grids = pendingGrids;
+      pendingGrids = [];
+      grids.forEach(layoutWhy);
+    });
+  }
+
+  // A panel grows as its explanation and images arrive, a card changes size as the grid
+  // reflows: either moves what lies below. (Only sizes are watched; layoutWhy changes places
+  // and margins, never sizes, so it cannot feed back into the observer.)
+  var resizes =
+    typeof window.ResizeObserver === "function"
+      ? new window.ResizeObserver(function (entries) {
+          entries.forEach(function (entry) {
+            // Cards of an earlier search, replaced since, are let go.
+            if (!entry.target.isConnected) resizes.unobserve(entry.target);
+            else scheduleLayout(entry.target.closest(".results-grid"));
+          });
+        })
+      : null;
+  window.addEventListener("resize", function () {
+    document.querySelectorAll(".results-grid").forEach(function (grid) {
+      if (grid.querySelector(".result-card > .why-panel:not([hidden])")) scheduleLayout(grid);
+    });
+  });
+
   function toggleWhy(card, button) {
-    var panel = card.querySelector(".why-panel");
-    var open = button.getAttribute("aria-pressed") !== "true";
-    button.setAttribute("aria-pressed", open ? "true" : "false");
-    var link = card.querySelector(".result-open");
+    var panel = card.querySelector(":scope > .why-panel");
+    var open = button.getAttribute("aria-expanded") !== "true";
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+    card.classList.toggle("why-open", open);
+    var grid = card.parentElement;
     if (!open) {
       if (panel) panel.hidden = true;
-      if (link) link.hidden = false;
+      layoutWhy(grid);
       return;
     }
     if (!panel) {
       panel = document.createElement("div");
       panel.className = "why-panel";
+      panel.id = "why-panel-" + card.dataset.resultId;
       panel.dataset.testid = "why-panel";
-      panel.textContent = "Loading…";
-      card.insertBefore(panel, card.querySelector("figcaption"));
+      panel.setAttribute("role", "region");
+      // Laid out under the row, away from its card: the panel says which photo it explains.
+      var title = document.createElement("p");
+      title.className = "why-title";
+      title.id = panel.id + "-title";
+      title.textContent = "Why this result: " + photoLabel(card);
+      panel.setAttribute("aria-labelledby", title.id);
+      var body = document.createElement("div");
+      body.className = "why-body";
+      body.textContent = "Loading…";
+      panel.appendChild(title);
+      panel.appendChild(body);
+      // Right after the Why? button: what a screen reader reads next, and where Tab goes.
+      var tools = card.querySelector(".result-tools");
+      card.insertBefore(panel, tools ? tools.nextSibling : null);
+      button.setAttribute("aria-controls", panel.id);
       window.PSBIR.api(whyUrl(card.dataset.resultId))
         .then(function (why) {
-          renderWhy(panel, why);
+          renderWhy(body, why);
         })
         .catch(function (err) {
-          panel.textContent = "Could not explain this result: " + err.message;
+          body.textContent = "Could not explain this result: " + err.message;
+        })
+        .then(function () {
+          scheduleLayout(grid);
         });
+      if (resizes) {
+        resizes.observe(panel);
+        cardsOf(grid).forEach(function (other) {
+          resizes.observe(other);
+        });
+      }
     }
     panel.hidden = false;
-    if (link) link.hidden = true;
+    layoutWhy(grid);
   }
 
   function moreLikeThis(card, sessionId) {
@@ -237,11 +361,13 @@
     if (card.querySelector(".result-tools")) return;
     var tools = document.createElement("div");
     tools.className = "result-tools";
+    var label = photoLabel(card);
     var like = document.createElement("button");
     like.type = "button";
     like.className = "btn secondary small";
     like.dataset.like = "";
     like.textContent = "More like this";
+    like.setAttribute("aria-label", "More like this: " + label);
     like.title = "Search your libraries with this photo";
     like.addEventListener("click", function () {
       moreLikeThis(card, sessionId);
@@ -250,8 +376,9 @@
     why.type = "button";
     why.className = "btn secondary small";
     why.dataset.why = "";
-    why.setAttribute("aria-pressed", "false");
+    why.setAttribute("aria-expanded", "false");
     why.textContent = "Why?";
+    why.setAttribute("aria-label", "Why this result: " + label);
     why.title = "Why this result: your sketch over the photo, its distances and w";
     why.addEventListener("click", function () {
       toggleWhy(card, why);

@@ -29,6 +29,10 @@
   var sessionLabel = document.getElementById("session-label");
   var newSession = document.getElementById("new-session");
   var fileInput = document.getElementById("sketch-file");
+  var uploadButton = document.getElementById("upload-sketch");
+  var resultsHeading = document.getElementById("results-heading");
+  var backToSketch = document.getElementById("back-to-sketch");
+  var sketchPanel = document.getElementById("sketch-panel");
   var brush = document.getElementById("brush-size");
   var brushValue = document.getElementById("brush-size-value");
   var sessionId = app.dataset.sessionId ? Number(app.dataset.sessionId) : null;
@@ -103,6 +107,18 @@
     } else if (!mod && evt.key === "e") {
       setTool("eraser");
     }
+  });
+
+  // The file input stays hidden; this button is what the keyboard and screen readers reach.
+  uploadButton.addEventListener("click", function () {
+    fileInput.click();
+  });
+
+  // Keyboard drawing: say whether the pen is down (the status line is a polite live region).
+  canvasEl.addEventListener("sketch:pen", function (evt) {
+    status.textContent = evt.detail.down
+      ? "Pen down: the arrow keys draw. Space lifts it."
+      : "Pen up: the arrow keys move without drawing.";
   });
 
   fileInput.addEventListener("change", function () {
@@ -246,6 +262,7 @@
       .then(function (data) {
         setSession(data.session);
         renderResults(data);
+        revealResults();
       })
       .catch(function (err) {
         showError(errorText(err));
@@ -254,8 +271,25 @@
       .finally(function () {
         button.disabled = false;
         button.textContent = "Search";
+        // Disabling the focused button dropped focus to the page body: give it back.
+        if (!document.activeElement || document.activeElement === document.body) button.focus();
       });
   }
+
+  // After a search the results are what the person wants next: on a phone they start far
+  // below the canvas and the personalization panel, so bring their heading to the top of the
+  // screen and move focus to it (screen readers then read it with the summary).
+  function revealResults() {
+    backToSketch.hidden = false;
+    resultsHeading.focus({ preventScroll: true });
+    resultsHeading.scrollIntoView({ block: "start" });
+  }
+
+  // ... and keep the sketch one press away, to change it and search again.
+  backToSketch.addEventListener("click", function () {
+    sketchPanel.scrollIntoView({ block: "start" });
+    canvasEl.focus({ preventScroll: true });
+  });
 
   // --- more like this: a library photo as the query ---------------------------------------
   var likeBox = document.getElementById("like-query");
@@ -281,7 +315,6 @@
     else fields.new_session = true;
     if (typeof extra.personal_weight === "number") fields.personal_weight = extra.personal_weight;
     showLikeQuery(imageId, label);
-    window.scrollTo({ top: grid.getBoundingClientRect().top + window.scrollY - 160 });
     return runSearch({ json: fields });
   }
   window.PSBIR.searchLike = searchLike;
@@ -333,6 +366,7 @@
     warningsBox.hidden = true;
     if (!data) {
       summary.textContent = "Draw a sketch and press Search.";
+      backToSketch.hidden = true;
       return;
     }
     (data.warnings || []).forEach(function (w) {

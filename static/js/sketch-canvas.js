@@ -7,6 +7,12 @@
  *   sketch.loadPayload(payload)       (e.g. to redraw an earlier query)
  *   sketch.isEmpty(), sketch.canUndo(), sketch.canRedo()
  *   canvasElement.addEventListener("sketch:change", ...)   after every edit
+ *   canvasElement.addEventListener("sketch:pen", ...)      keyboard pen put down / lifted
+ *                                                          (detail = {down: bool})
+ *
+ * Keyboard drawing (the canvas needs tabindex="0"): the arrow keys move a pen cursor (Shift:
+ * four times as far), Space or Enter puts the pen down or lifts it, Escape lifts it; moves
+ * with the pen down draw one stroke, exactly as a pointer would.
  *
  * Coordinates are in the canvas's own pixel space (width x height), whatever size CSS gives
  * the element, so the server rasterises exactly what the user saw. Pointer events cover
@@ -19,6 +25,9 @@
   var INK = "#111111";
   var PAPER = "#ffffff";
   var MIN_STEP = 0.75; // points closer than this (canvas px) add nothing but payload
+  var KEY_STEP = 8; // canvas px per arrow key press (Shift: KEY_STEP * 4)
+  var CURSOR = "#4f46e5"; // the keyboard pen cursor (app.css --accent)
+  var ARROWS = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
 
   function SketchCanvas(canvas, options) {
     options = options || {};
@@ -34,8 +43,13 @@
     this.background = null; // an uploaded sketch image shown under the strokes
     this.current = null;
     this.pointerId = null;
+    // The keyboard pen: where it is, and whether it shows (only while focused by keyboard).
+    this.cursor = [this.width / 2, this.height / 2];
+    this.keyboardPen = false;
+    this.showCursor = false;
     this._resize();
     this._bind();
+    this._bindKeys();
     this.render();
   }
 
@@ -61,6 +75,7 @@
       if (evt.button !== undefined && evt.button !== 0 && evt.pointerType === "mouse") return;
       if (self.pointerId !== null) return; // one stroke at a time (ignore a second finger)
       evt.preventDefault();
+      self._keyboardPenUp(); // a pointer takes over from a keyboard stroke in progress
       self.pointerId = evt.pointerId;
       try {
         c.setPointerCapture(evt.pointerId);
@@ -97,6 +112,89 @@
     c.addEventListener("pointerup", finish);
     c.addEventListener("pointercancel", finish);
     c.addEventListener("lostpointercapture", finish);
+  };
+
+  SketchCanvas.prototype._bindKeys = function () {
+    var self = this;
+    var c = this.canvas;
+    c.addEventListener("focus", function () {
+      // Only a keyboard focus shows the pen cursor (a click or tap draws where it lands).
+      self.showCursor = typeof c.matches !== "function" || c.matches(":focus-visible");
+      self.render();
+    });
+    c.addEventListener("blur", function () {
+      self._keyboardPenUp();
+      self.showCursor = false;
+      self.render();
+    });
+    c.addEventListener("keydown", function (evt) {
+      if (evt.ctrlKey || evt.metaKey || evt.altKey) return; // undo / redo belong to the page
+      var arrow = ARROWS[evt.key];
+      if (arrow) {
+        evt.preventDefault(); // the arrows draw here; they must not scroll the page
+        var step = evt.shiftKey ? KEY_STEP * 4 : KEY_STEP;
+        self._keyboardMove(arrow[0] * step, arrow[1] * step);
+      } else if (evt.key === " " || evt.key === "Enter") {
+        evt.preventDefault();
+        if (self.keyboardPen) self._keyboardPenUp();
+        else self._keyboardPenDown();
+      } else if (evt.key === "Escape" && self.keyboardPen) {
+        evt.preventDefault();
+        self._keyboardPenUp();
+      }
+    });
+  };
+
+  SketchCanvas.prototype._keyboardPenDown = function () {
+    if (this.current !== null) return; // a pointer stroke is in progress
+    this.showCursor = true;
+    this.keyboardPen = true;
+    this.current = { points: [this.cursor.slice()], width: this.brush, erase: this.tool === "eraser" };
+    var action = { type: "stroke", stroke: this.current };
+    this._apply(action);
+    this.undoStack.push(action);
+    this.redoStack = [];
+    this.render();
+    this.canvas.dispatchEvent(new CustomEvent("sketch:pen", { detail: { down: true } }));
+  };
+
+  SketchCanvas.prototype._keyboardPenUp = function () {
+    if (!this.keyboardPen) return;
+    this.keyboardPen = false;
+    this.current = null;
+    this._changed();
+    this.canvas.dispatchEvent(new CustomEvent("sketch:pen", { detail: { down: false } }));
+  };
+
+  SketchCanvas.prototype._keyboardMove = function (dx, dy) {
+    this.showCursor = true;
+    var x = Math.min(this.width, Math.max(0, this.cursor[0] + dx));
+    var y = Math.min(this.height, Math.max(0, this.cursor[1] + dy));
+    this.cursor = [x, y];
+    if (this.keyboardPen && this.current) this.current.points.push([x, y]);
+    this.render();
+  };
+
+  SketchCanvas.prototype._drawCursor = function () {
+    var ctx = this.ctx;
+    var x = this.cursor[0];
+    var y = this.cursor[1];
+    var r = Math.max(6, this.brush / 2 + 3);
+    ctx.save();
+    ctx.strokeStyle = CURSOR;
+    ctx.fillStyle = CURSOR;
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    ctx.arc(x, y, r, 0, Math.PI * 2);
+    if (this.keyboardPen) ctx.fill();
+    else ctx.stroke();
+    ctx.beginPath();
+    ctx.moveTo(x - r - 6, y);
+    ctx.lineTo(x + r + 6, y);
+    ctx.moveTo(x, y - r - 6);
+    ctx.lineTo(x, y + r + 6);
+    ctx.stroke();
+    ctx.restore();
   };
 
   SketchCanvas.prototype._changed = function () {
@@ -138,6 +236,8 @@
       ctx.drawImage(img, (this.width - w) / 2, (this.height - h) / 2, w, h);
     }
     for (var i = 0; i < this.strokes.length; i++) this._drawStroke(this.strokes[i]);
+    // The cursor is drawn over the sketch, never into it: toPayload() sends strokes only.
+    if (this.showCursor) this._drawCursor();
   };
 
   SketchCanvas.prototype.setTool = function (tool) {
