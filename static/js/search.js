@@ -334,7 +334,7 @@
     var img = document.createElement("img");
     img.src = result.thumb_url;
     img.loading = "lazy";
-    img.alt = result.caption || result.original_name || "photo " + result.image_id;
+    img.alt = result.alt || result.caption || result.original_name || "photo " + result.image_id;
     link.appendChild(img);
     fig.appendChild(link);
     var cap = document.createElement("figcaption");
@@ -347,7 +347,7 @@
     dist.textContent = Number(result.distance).toFixed(3);
     var name = document.createElement("span");
     name.className = "name";
-    name.textContent = result.caption || result.original_name || "";
+    name.textContent = result.title || result.caption || result.original_name || "";
     cap.appendChild(rank);
     cap.appendChild(dist);
     cap.appendChild(name);
@@ -395,7 +395,7 @@
   var lightbox = document.getElementById("lightbox");
   function openLightbox(result) {
     document.getElementById("lightbox-img").src = result.photo_url;
-    document.getElementById("lightbox-img").alt = result.caption || "";
+    document.getElementById("lightbox-img").alt = result.alt || result.caption || "";
     document.getElementById("lightbox-caption").textContent =
       (result.caption || result.original_name || "") +
       (result.category ? " · " + result.category : "") +
