@@ -165,6 +165,15 @@ def calibrate(args: argparse.Namespace) -> ClosenessRule:
     )
     train = np.asarray(splits.train_sketches, np.int64)
     photos = np.asarray(splits.seen_photos, np.int64)
+    unseen = _unseen_by_head(engine.head_metadata) if args.unseen_only else []
+    if args.unseen_only:
+        # Only the training categories this head was kept from (its validation categories):
+        # distances as the head makes them on subjects it never saw, as users' subjects are.
+        if not unseen:
+            raise SystemExit("--unseen-only needs a head trained with --val-categories N")
+        keep = set(unseen)
+        train = train[[dataset.sketches[i].category in keep for i in train]]
+        photos = photos[[dataset.photos[i].category in keep for i in photos]]
     gallery = engine.head_vectors(photo_maps[photos])
     # Every query as search asks the index: a sketch averaged with its mirror image, then
     # (sketch or photo) expanded with its nearest photos of the gallery.
@@ -183,7 +192,12 @@ def calibrate(args: argparse.Namespace) -> ClosenessRule:
     measured["on"] = {
         "data": Path(args.data).name,
         "split": f"train sketches of the seen categories (seed {args.seed}, "
-        f"{args.holdout_categories} held-out categories never read) and their photos",
+        f"{args.holdout_categories} held-out categories never read) and their photos"
+        + (
+            f"; only the {len(unseen)} of them the measuring head was never trained on"
+            if unseen
+            else ""
+        ),
         "sketches": int(len(train)),
         "photos": int(len(photos)),
         "categories": int(len(splits.seen)),
@@ -194,7 +208,20 @@ def calibrate(args: argparse.Namespace) -> ClosenessRule:
         "far_quantile": FAR_QUANTILE,
         "head_path": Path(engine.head_path).name,
     }
-    return ClosenessRule(bands=bands, head=engine.model_version, measured=measured)
+    version = engine.model_version
+    if args.store_as is not None:
+        # Measured with one head, served with another of the same recipe (see --store-as).
+        measured["on"]["served_head_path"] = Path(args.store_as).name
+        version = Engine(
+            EngineConfig(
+                model_dir=Path(args.model_dir or default_model_dir()), head_path=args.store_as
+            )
+        ).model_version
+    return ClosenessRule(bands=bands, head=version, measured=measured)
+
+
+def _unseen_by_head(metadata: dict) -> list[str]:
+    return list((metadata.get("trained_on") or {}).get("val_categories") or [])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -209,6 +236,19 @@ def build_parser() -> argparse.ArgumentParser:
     add("--threads", type=int, default=2)
     add("--query-expansion", type=int, default=DEFAULT_NEIGHBOURS, help="as search asks (3)")
     add("--out", type=Path, default=CALIBRATION_PATH, help="the calibration file to update")
+    add(
+        "--unseen-only",
+        action="store_true",
+        help="measure on the training categories the head was kept from (a head trained with "
+        "train_general --val-categories N): how its distances behave on new subjects",
+    )
+    add(
+        "--store-as",
+        type=Path,
+        default=None,
+        help="store the rule for this head checkpoint's model instead (e.g. the shipped head, "
+        "measured with a same-recipe head that never saw the categories)",
+    )
     add("--no-progress", dest="progress", action="store_false")
     return parser
 
