@@ -35,3 +35,19 @@ def log_in(page: Any, base: str, username: str, password: str, *, then: str = "/
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_url(f"{base}{then}")
+
+
+def draw_circle(page: Any, selector: str = "#sketch-canvas") -> None:
+    """Draw one closed circle with the mouse on the sketch canvas (a third of its width)."""
+    import math
+
+    canvas = page.locator(selector)
+    canvas.wait_for()
+    box = canvas.bounding_box()
+    cx, cy, r = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["width"] / 3
+    page.mouse.move(cx + r, cy)
+    page.mouse.down()
+    for step in range(1, 41):
+        angle = 2 * math.pi * step / 40
+        page.mouse.move(cx + r * math.cos(angle), cy + r * math.sin(angle), steps=2)
+    page.mouse.up()

@@ -25,12 +25,13 @@ figures and the rule's reasons.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from retrieval.engine.rule_files import read_entries, write_entry
 
 PAIR_KINDS = ("sketch-sketch", "sketch-photo", "photo-photo")
 QUERY_KINDS = ("sketch", "photo")
@@ -104,22 +105,13 @@ class ClosenessRule:
 
 
 def load_rules(path: Path = CALIBRATION_PATH) -> dict[str, ClosenessRule]:
-    """Every calibrated rule of ``path``, by general-head fingerprint ({} when none)."""
-    try:
-        entries = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        return {}
-    return {e["head"]: ClosenessRule.from_dict(e) for e in entries.get("rules", [])}
+    """Every calibrated rule of ``path``, by general-model version ({} when none)."""
+    return {e["head"]: ClosenessRule.from_dict(e) for e in read_entries(path)}
 
 
 def save_rule(rule: ClosenessRule, path: Path = CALIBRATION_PATH) -> None:
     """Add or replace ``rule`` (by head) in ``path``."""
-    path = Path(path)
-    entries = json.loads(path.read_text()) if path.is_file() else {"rules": []}
-    rules = [e for e in entries.get("rules", []) if e.get("head") != rule.head]
-    rules.append(rule.to_dict())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"rules": rules}, indent=2, sort_keys=True) + "\n")
+    write_entry(path, rule.to_dict())
 
 
 def pairwise(a: np.ndarray, b: np.ndarray) -> np.ndarray:

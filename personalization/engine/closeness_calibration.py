@@ -38,12 +38,10 @@ from personalization.engine.closeness import (
     pairwise,
     save_rule,
 )
-from retrieval.engine.data import SketchPhotoDataset
-from retrieval.engine.featurize import dataset_features, mirrored_sketch_features
+from retrieval.engine.general_training.asked_split import asked_split
 from retrieval.engine.general_training.cache import DEFAULT_CACHE_DIR
-from retrieval.engine.general_training.splits import make_splits
 from retrieval.engine.heads import DEFAULT_HEAD_PATH
-from retrieval.engine.pipeline import Engine, EngineConfig, mirror_mean
+from retrieval.engine.pipeline import Engine, EngineConfig
 from retrieval.engine.query_expansion import DEFAULT_NEIGHBOURS, expand_against
 from retrieval.engine.weights import default_model_dir
 
@@ -152,42 +150,33 @@ def measure_bands(
 
 def calibrate(args: argparse.Namespace) -> ClosenessRule:
     torch.set_num_threads(args.threads)
-    dataset = SketchPhotoDataset.scan(args.data)
-    splits = make_splits(dataset, holdout=args.holdout_categories, seed=args.seed)
-    engine = Engine(
-        EngineConfig(model_dir=Path(args.model_dir or default_model_dir()), head_path=args.head)
+    split = asked_split(
+        args.data,
+        head=args.head,
+        cache_dir=args.cache_dir,
+        model_dir=args.model_dir,
+        holdout=args.holdout_categories,
+        seed=args.seed,
+        progress=args.progress,
     )
-    photo_maps, sketch_maps = dataset_features(
-        dataset, engine.extractor, args.cache_dir, progress=args.progress
-    )
-    mirrored = mirrored_sketch_features(
-        dataset, engine.extractor, args.cache_dir, progress=args.progress
-    )
-    train = np.asarray(splits.train_sketches, np.int64)
-    photos = np.asarray(splits.seen_photos, np.int64)
+    engine, sketches, gallery = split.engine, split.sketches, split.gallery
+    sketch_cat, photo_cat = split.sketch_cat, split.photo_cat
     unseen = _unseen_by_head(engine.head_metadata) if args.unseen_only else []
     if args.unseen_only:
         # Only the training categories this head was kept from (its validation categories):
         # distances as the head makes them on subjects it never saw, as users' subjects are.
         if not unseen:
             raise SystemExit("--unseen-only needs a head trained with --val-categories N")
-        keep = set(unseen)
-        train = train[[dataset.sketches[i].category in keep for i in train]]
-        photos = photos[[dataset.photos[i].category in keep for i in photos]]
-    gallery = engine.head_vectors(photo_maps[photos])
-    # Every query as search asks the index: a sketch averaged with its mirror image, then
-    # (sketch or photo) expanded with its nearest photos of the gallery.
-    sketches = mirror_mean(
-        engine.head_vectors(sketch_maps[train]), engine.head_vectors(mirrored[train])
-    )
+        on_sketch, on_photo = np.isin(sketch_cat, unseen), np.isin(photo_cat, unseen)
+        sketches, sketch_cat = sketches[on_sketch], sketch_cat[on_sketch]
+        gallery, photo_cat = gallery[on_photo], photo_cat[on_photo]
+    # Every query as search asks the index: (a sketch averaged with its mirror image, or a
+    # photo) expanded with its nearest photos of the gallery.
     asked = {
         "sketch": expand_against(sketches, gallery, args.query_expansion),
         "photo": expand_against(gallery, gallery, args.query_expansion),
     }
-    category = {
-        "sketch": np.array([dataset.sketches[i].category for i in train], dtype=object),
-        "photo": np.array([dataset.photos[i].category for i in photos], dtype=object),
-    }
+    category = {"sketch": sketch_cat, "photo": photo_cat}
     bands, measured = measure_bands(asked, category, seed=args.seed)
     measured["on"] = {
         "data": Path(args.data).name,
@@ -198,9 +187,9 @@ def calibrate(args: argparse.Namespace) -> ClosenessRule:
             if unseen
             else ""
         ),
-        "sketches": int(len(train)),
-        "photos": int(len(photos)),
-        "categories": int(len(splits.seen)),
+        "sketches": int(len(sketches)),
+        "photos": int(len(gallery)),
+        "categories": int(len(np.unique(sketch_cat))),
         "users": f"{USERS} simulated users per pair kind, {SUBJECTS} subjects x "
         f"{PER_SUBJECT} taught queries each",
         "query_expansion": args.query_expansion,

@@ -10,11 +10,12 @@ served engine calls ``model_version``); a model without a measured threshold get
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+from .rule_files import read_entries, write_entry
 
 FAR_MATCH_PATH = Path(__file__).resolve().parent / "assets" / "far_match.json"
 
@@ -36,15 +37,11 @@ class FarMatchRule:
 
 def load_rules(path: Path = FAR_MATCH_PATH) -> dict[str, FarMatchRule]:
     """Every measured rule of ``path``, by model version (none when the file is absent)."""
-    path = Path(path)
-    if not path.is_file():
-        return {}
-    entries = json.loads(path.read_text()).get("rules", [])
     return {
         e["head"]: FarMatchRule(
             head=e["head"], threshold=float(e["threshold"]), measured=e.get("measured", {})
         )
-        for e in entries
+        for e in read_entries(path)
     }
 
 
@@ -56,10 +53,5 @@ def rule_for(model_version: str) -> FarMatchRule | None:
 
 def save_rule(rule: FarMatchRule, path: Path = FAR_MATCH_PATH) -> None:
     """Add or replace ``rule`` (by head) in ``path``."""
-    path = Path(path)
-    entries = json.loads(path.read_text()) if path.is_file() else {"rules": []}
-    rules = [e for e in entries.get("rules", []) if e.get("head") != rule.head]
-    rules.append(rule.to_dict())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"rules": rules}, indent=2, sort_keys=True) + "\n")
+    write_entry(path, rule.to_dict())
     rule_for.cache_clear()

@@ -10,7 +10,6 @@ listed readably.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pytest
@@ -18,7 +17,7 @@ from django.conf import global_settings
 
 from accounts.models import User
 from retrieval.models import ImageLibrary
-from tests.browser import chromium, log_in
+from tests.browser import chromium, draw_circle, log_in
 from tests.e2e.test_search_browser import (  # noqa: F401  (fixtures)
     PASSWORD,
     demo_member,
@@ -69,17 +68,6 @@ def describe(where: str, violations: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _draw_circle(page: Any) -> None:
-    box = page.locator("#sketch-canvas").bounding_box()
-    cx, cy, r = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["width"] / 3
-    page.mouse.move(cx + r, cy)
-    page.mouse.down()
-    for step in range(1, 41):
-        angle = 2 * math.pi * step / 40
-        page.mouse.move(cx + r * math.cos(angle), cy + r * math.sin(angle), steps=2)
-    page.mouse.up()
-
-
 @pytest.fixture
 def org_admin(demo_member: User) -> User:  # noqa: F811
     """The admin of the demo member's organisation (password PASSWORD, default hashers)."""
@@ -122,7 +110,7 @@ def test_pages_have_no_serious_accessibility_violations(
         page.locator("#sketch-canvas").wait_for()
         check(page, "search page")
 
-        _draw_circle(page)
+        draw_circle(page)
         page.fill("#top-k", "4")
         page.click("[data-testid=search-button]")
         page.wait_for_selector("#results .result-card [data-pz-mark]")

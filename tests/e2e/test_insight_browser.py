@@ -8,12 +8,11 @@ the session page. Screenshots go to ``test-artifacts/``.
 
 from __future__ import annotations
 
-import math
 import re
 
 import pytest
 
-from tests.browser import chromium, log_in
+from tests.browser import chromium, draw_circle, log_in
 from tests.e2e.test_search_browser import (  # noqa: F401  (fixtures)
     ARTIFACTS,
     PASSWORD,
@@ -21,19 +20,6 @@ from tests.e2e.test_search_browser import (  # noqa: F401  (fixtures)
     private_dirs,
     server,
 )
-
-
-def _draw_circle(page) -> None:
-    canvas = page.locator("#sketch-canvas")
-    canvas.wait_for()
-    box = canvas.bounding_box()
-    cx, cy, r = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["width"] / 3
-    page.mouse.move(cx + r, cy)
-    page.mouse.down()
-    for step in range(1, 41):
-        angle = 2 * math.pi * step / 40
-        page.mouse.move(cx + r * math.cos(angle), cy + r * math.sin(angle), steps=2)
-    page.mouse.up()
 
 
 @pytest.mark.browser
@@ -47,7 +33,7 @@ def test_more_like_this_why_and_compare_in_the_browser(server, demo_member):  # 
         page.set_default_timeout(30_000)
         log_in(page, server, demo_member.username, PASSWORD, then="/search/")
 
-        _draw_circle(page)
+        draw_circle(page)
         page.fill("#top-k", "4")
         page.click("[data-testid=search-button]")
         page.wait_for_selector("#results .result-card [data-why]")
@@ -108,7 +94,7 @@ def test_more_like_this_why_and_compare_in_the_browser(server, demo_member):  # 
         # The same drawing again: the mark moved its photo, and "Why?" says so, with terms
         # that add up to the score; "forget" withdraws the marks of that search at once.
         page.goto(f"{server}/search/")
-        _draw_circle(page)
+        draw_circle(page)
         page.fill("#top-k", "4")
         page.click("[data-testid=search-button]")
         page.wait_for_selector(f"#results .result-card[data-image-id='{marked_image}']")

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser import chromium, log_in
+from tests.browser import chromium, draw_circle, log_in
 from tests.e2e.test_search_browser import (  # noqa: F401  (fixtures)
     ARTIFACTS,
     PASSWORD,
@@ -59,17 +59,6 @@ def _touch_circle(page: Any) -> None:
     # A person's next tap comes later; a tap at once would be taken as a double tap's second
     # (Chrome then sends no click).
     page.wait_for_timeout(800)
-
-
-def _draw_circle(page: Any) -> None:
-    box = page.locator("#sketch-canvas").bounding_box()
-    cx, cy, r = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["width"] / 3
-    page.mouse.move(cx + r, cy)
-    page.mouse.down()
-    for step in range(1, 41):
-        angle = 2 * math.pi * step / 40
-        page.mouse.move(cx + r * math.cos(angle), cy + r * math.sin(angle), steps=2)
-    page.mouse.up()
 
 
 def _is_focused(locator: Any) -> bool:
@@ -271,7 +260,7 @@ def test_an_open_why_panel_leaves_no_hole_in_the_grid(server, demo_member):  # n
         page = context.new_page()
         page.set_default_timeout(30_000)
         log_in(page, server, demo_member.username, PASSWORD, then="/search/")
-        _draw_circle(page)
+        draw_circle(page)
         page.fill("#top-k", "5")
         page.click("[data-testid=search-button]")
         page.wait_for_selector("#results .result-card [data-pz-mark]")

@@ -7,7 +7,6 @@ through Playwright. The screenshot is kept in ``test-artifacts/search.png``.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ from retrieval.models import LibraryImage
 from retrieval.services import images as image_services
 from retrieval.services import indexing
 from retrieval.services.libraries import library_create
-from tests.browser import chromium, log_in
+from tests.browser import chromium, draw_circle, log_in
 from tests.processes import REPO, daphne_server
 from tests.retrieval.fakes import SHAPES, shape_png
 
@@ -82,14 +81,7 @@ def test_member_draws_a_circle_and_sees_results(server, demo_member):
             " e => window.__results.push({query_id: e.detail.query_id,"
             " n: e.detail.results.length}))"
         )
-        box = canvas.bounding_box()
-        cx, cy, r = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["width"] / 3
-        page.mouse.move(cx + r, cy)
-        page.mouse.down()
-        for step in range(1, 41):
-            angle = 2 * math.pi * step / 40
-            page.mouse.move(cx + r * math.cos(angle), cy + r * math.sin(angle), steps=2)
-        page.mouse.up()
+        draw_circle(page)
         assert page.evaluate("window.PSBIR.sketch.strokes.length") == 1
         page.click("[data-action=undo]")
         assert page.evaluate("window.PSBIR.sketch.isEmpty()")

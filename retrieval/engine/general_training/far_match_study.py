@@ -38,16 +38,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data import SketchPhotoDataset
 from ..far_match import FAR_MATCH_PATH, FarMatchRule, save_rule
-from ..featurize import dataset_features, mirrored_sketch_features
 from ..heads import DEFAULT_HEAD_PATH
-from ..pipeline import Engine, EngineConfig, mirror_mean
+from ..pipeline import Engine
 from ..query_expansion import DEFAULT_NEIGHBOURS, expand_against
 from ..reports import emit_json
-from ..weights import default_model_dir
+from .asked_split import asked_split
 from .cache import DEFAULT_CACHE_DIR
-from .splits import make_splits
 
 PERCENTILES = (1, 5, 10, 25, 50, 75, 90, 95, 99)
 # Sketchy categories whose object the demo library shows (its category in brackets), and
@@ -178,25 +175,17 @@ def summary(values: np.ndarray) -> dict:
 
 def measure(args: argparse.Namespace) -> tuple[FarMatchRule, dict]:
     torch.set_num_threads(args.threads)
-    dataset = SketchPhotoDataset.scan(args.data)
-    splits = make_splits(dataset, holdout=args.holdout_categories, seed=args.seed)
-    engine = Engine(
-        EngineConfig(model_dir=Path(args.model_dir or default_model_dir()), head_path=args.head)
+    split = asked_split(
+        args.data,
+        head=args.head,
+        cache_dir=args.cache_dir,
+        model_dir=args.model_dir,
+        holdout=args.holdout_categories,
+        seed=args.seed,
+        progress=args.progress,
     )
-    photo_maps, sketch_maps = dataset_features(
-        dataset, engine.extractor, args.cache_dir, progress=args.progress
-    )
-    mirrored = mirrored_sketch_features(
-        dataset, engine.extractor, args.cache_dir, progress=args.progress
-    )
-    train = np.asarray(splits.train_sketches, np.int64)
-    photos = np.asarray(splits.seen_photos, np.int64)
-    gallery = engine.head_vectors(photo_maps[photos])
-    photo_cat = np.array([dataset.photos[i].category for i in photos])
-    sketches = mirror_mean(
-        engine.head_vectors(sketch_maps[train]), engine.head_vectors(mirrored[train])
-    )
-    sketch_cat = np.array([dataset.sketches[i].category for i in train])
+    engine, sketches, gallery = split.engine, split.sketches, split.gallery
+    sketch_cat, photo_cat = split.sketch_cat, split.photo_cat
     k = args.query_expansion
     present, absent = present_and_absent(sketches, sketch_cat, gallery, photo_cat, neighbours=k)
     small_present, small_absent = small_libraries(
@@ -225,8 +214,8 @@ def measure(args: argparse.Namespace) -> tuple[FarMatchRule, dict]:
         "data": Path(args.data).name,
         "split": f"train sketches of the seen categories (seed {args.seed}, "
         f"{args.holdout_categories} held-out categories never read) and their photos",
-        "sketches": int(len(train)),
-        "photos": int(len(photos)),
+        "sketches": int(len(split.train)),
+        "photos": int(len(split.photos)),
         "query_expansion": k,
         "flag_rate": args.flag_rate,
         "threshold": round(threshold, 4),
