@@ -15,12 +15,12 @@ photo's, expanded with its nearest photos; queries of one subject land on the sa
 
 and a search's closeness is that of the nearest taught query. ``near`` and ``far`` are
 measured, never chosen by hand (:mod:`.closeness_calibration`), per kind of pair
-(sketch-sketch, sketch-photo, photo-photo), on the training split of sketchy-mini with the
-general model that serves, from simulated users who taught three subjects ten queries each:
-``far`` is the 1st percentile of an unrelated query's distance to the nearest taught query
-(99 % of searches on subjects a user never taught get exactly no influence) and ``near`` the
-median of a taught subject's (half of them get all of it). docs/personalization.md has the
-figures and the rule's reasons.
+(sketch-sketch, sketch-photo, photo-photo), on the training split of sketchy-mini, from
+simulated users who taught three subjects ten queries each: ``far`` keeps 99 % of searches on
+subjects a user never taught at exactly no influence, both with the served head on the
+categories it was trained on and with a same-recipe head on categories it never saw (users'
+subjects are new to the head); ``near`` is the median distance of a taught subject's search
+on those unseen categories. docs/personalization.md has the figures and the rule's reasons.
 """
 
 from __future__ import annotations

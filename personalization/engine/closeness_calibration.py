@@ -1,7 +1,7 @@
 """Measure the closeness rule (:mod:`.closeness`) of a general head from data.
 
     python -m personalization.engine.closeness_calibration --data ../shared/data/sketchy-mini \
-        [--head PATH] [--seed 0] [--holdout-categories 20] [--out FILE]
+        [--head PATH] [--unseen-head PATH] [--seed 0] [--holdout-categories 20] [--out FILE]
 
 On the *training* split only: the training sketches of the categories the general head was
 trained on (the seeded 7:3 split of ``train_general``; test sketches and the held-out
@@ -13,11 +13,13 @@ measures the distance from every other query to the nearest taught one:
 - ``far`` = the 1st percentile of that distance for queries of categories the user never
   taught: 99 % of unrelated searches get exactly no influence, however many queries
   the user taught (a per-pair rule would leak more the more they teach);
-- ``near`` = the median of it for queries of a taught category: half of the searches on a
-  taught subject get all of it.
+- ``near`` = the median of it for queries of a taught category.
 
-Writes the rule into ``personalization/engine/assets/closeness.json`` under the head's model
-version (what the served engine calls ``model_version``) and prints it as JSON.
+With ``--unseen-head`` (a head of the same recipe trained with ``train_general
+--val-categories N``) it measures again with that head on the N categories it never saw,
+and serves ``near`` from there and the nearer ``far`` (:func:`combine`): users' subjects are
+new to the served head. Writes the rule into ``personalization/engine/assets/closeness.json``
+under the served head's model version and prints it as JSON.
 """
 
 from __future__ import annotations
@@ -41,9 +43,7 @@ from personalization.engine.closeness import (
 from retrieval.engine.general_training.asked_split import asked_split
 from retrieval.engine.general_training.cache import DEFAULT_CACHE_DIR
 from retrieval.engine.heads import DEFAULT_HEAD_PATH
-from retrieval.engine.pipeline import Engine, EngineConfig
 from retrieval.engine.query_expansion import DEFAULT_NEIGHBOURS, expand_against
-from retrieval.engine.weights import default_model_dir
 
 NEAR_QUANTILE = 0.5  # of a taught subject's queries: half get full influence
 FAR_QUANTILE = 0.01  # of unrelated queries: 99 % get none
@@ -148,11 +148,15 @@ def measure_bands(
     return bands, measured
 
 
-def calibrate(args: argparse.Namespace) -> ClosenessRule:
-    torch.set_num_threads(args.threads)
+def measure_with(
+    args: argparse.Namespace, head: Path, *, unseen_only: bool
+) -> tuple[dict[str, Band], dict, str]:
+    """Bands measured with ``head`` on the training split (with ``unseen_only``: only the
+    training categories ``head`` was kept from), what they were measured on, and the head's
+    model version."""
     split = asked_split(
         args.data,
-        head=args.head,
+        head=head,
         cache_dir=args.cache_dir,
         model_dir=args.model_dir,
         holdout=args.holdout_categories,
@@ -161,12 +165,12 @@ def calibrate(args: argparse.Namespace) -> ClosenessRule:
     )
     engine, sketches, gallery = split.engine, split.sketches, split.gallery
     sketch_cat, photo_cat = split.sketch_cat, split.photo_cat
-    unseen = _unseen_by_head(engine.head_metadata) if args.unseen_only else []
-    if args.unseen_only:
+    unseen = _unseen_by_head(engine.head_metadata) if unseen_only else []
+    if unseen_only:
         # Only the training categories this head was kept from (its validation categories):
-        # distances as the head makes them on subjects it never saw, as users' subjects are.
+        # distances as such a head makes them on subjects it never saw, as users' are.
         if not unseen:
-            raise SystemExit("--unseen-only needs a head trained with --val-categories N")
+            raise SystemExit("--unseen-head needs a head trained with --val-categories N")
         on_sketch, on_photo = np.isin(sketch_cat, unseen), np.isin(photo_cat, unseen)
         sketches, sketch_cat = sketches[on_sketch], sketch_cat[on_sketch]
         gallery, photo_cat = gallery[on_photo], photo_cat[on_photo]
@@ -176,17 +180,14 @@ def calibrate(args: argparse.Namespace) -> ClosenessRule:
         "sketch": expand_against(sketches, gallery, args.query_expansion),
         "photo": expand_against(gallery, gallery, args.query_expansion),
     }
-    category = {"sketch": sketch_cat, "photo": photo_cat}
-    bands, measured = measure_bands(asked, category, seed=args.seed)
+    bands, measured = measure_bands(
+        asked, {"sketch": sketch_cat, "photo": photo_cat}, seed=args.seed
+    )
     measured["on"] = {
         "data": Path(args.data).name,
         "split": f"train sketches of the seen categories (seed {args.seed}, "
         f"{args.holdout_categories} held-out categories never read) and their photos"
-        + (
-            f"; only the {len(unseen)} of them the measuring head was never trained on"
-            if unseen
-            else ""
-        ),
+        + (f"; only the {len(unseen)} of them this head was never trained on" if unseen else ""),
         "sketches": int(len(sketches)),
         "photos": int(len(gallery)),
         "categories": int(len(np.unique(sketch_cat))),
@@ -197,15 +198,33 @@ def calibrate(args: argparse.Namespace) -> ClosenessRule:
         "far_quantile": FAR_QUANTILE,
         "head_path": Path(engine.head_path).name,
     }
-    version = engine.model_version
-    if args.store_as is not None:
-        # Measured with one head, served with another of the same recipe (see --store-as).
-        measured["on"]["served_head_path"] = Path(args.store_as).name
-        version = Engine(
-            EngineConfig(
-                model_dir=Path(args.model_dir or default_model_dir()), head_path=args.store_as
-            )
-        ).model_version
+    return bands, measured, engine.model_version
+
+
+def combine(seen: dict[str, Band], unseen: dict[str, Band]) -> dict[str, Band]:
+    """The served rule from both measurements: full influence as far out as on subjects the
+    head never saw (``near`` of the unseen measurement: users' subjects are new to it), no
+    influence from the nearer of the two ``far`` edges (leaks bounded by both)."""
+    out = {}
+    for kind, band in seen.items():
+        other = unseen.get(kind, band)
+        far = min(band.far, other.far)
+        near = other.near if other.near < far else far / 2.0
+        out[kind] = Band(near=near, far=far)
+    return out
+
+
+def calibrate(args: argparse.Namespace) -> ClosenessRule:
+    torch.set_num_threads(args.threads)
+    bands, measured, version = measure_with(args, args.head, unseen_only=False)
+    if args.unseen_head is not None:
+        unseen_bands, unseen_measured, _ = measure_with(args, args.unseen_head, unseen_only=True)
+        measured = {
+            "trained_categories": measured,
+            "unseen_categories": unseen_measured,
+            "rule": "near from the unseen categories, far the nearer of the two",
+        }
+        bands = combine(bands, unseen_bands)
     return ClosenessRule(bands=bands, head=version, measured=measured)
 
 
@@ -226,17 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
     add("--query-expansion", type=int, default=DEFAULT_NEIGHBOURS, help="as search asks (3)")
     add("--out", type=Path, default=CALIBRATION_PATH, help="the calibration file to update")
     add(
-        "--unseen-only",
-        action="store_true",
-        help="measure on the training categories the head was kept from (a head trained with "
-        "train_general --val-categories N): how its distances behave on new subjects",
-    )
-    add(
-        "--store-as",
+        "--unseen-head",
         type=Path,
         default=None,
-        help="store the rule for this head checkpoint's model instead (e.g. the shipped head, "
-        "measured with a same-recipe head that never saw the categories)",
+        help="a head of the same recipe trained with train_general --val-categories N: its "
+        "distances on those N categories (which it never saw) set how far out feedback counts "
+        "fully, as users' subjects are new to the served head (see combine())",
     )
     add("--no-progress", dest="progress", action="store_false")
     return parser

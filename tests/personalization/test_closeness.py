@@ -20,7 +20,7 @@ from personalization.engine.closeness import (
     query_closeness,
     save_rule,
 )
-from personalization.engine.closeness_calibration import measure_bands
+from personalization.engine.closeness_calibration import combine, measure_bands
 from personalization.engine.finetune import new_head
 from personalization.ranking import rank_for_user
 from personalization.services.feedback import feedback_forget
@@ -75,12 +75,30 @@ def test_the_shipped_rule_was_measured_on_the_training_split_only():
     assert rules, "no measured closeness rule is shipped"
     for rule in rules.values():
         assert set(rule.bands) == set(PAIR_KINDS)
-        on = rule.measured["on"]
-        assert "train sketches" in on["split"] and "held-out categories never read" in on["split"]
+        parts = rule.measured["trained_categories"], rule.measured["unseen_categories"]
+        for part in parts:
+            split = part["on"]["split"]
+            assert "train sketches" in split and "held-out categories never read" in split
+            for kind in PAIR_KINDS:
+                # 99 % of unrelated searches get none, on trained and on unseen categories.
+                assert part[kind]["off_topic_with_any_influence"] <= 0.011
+        assert "never trained on" in parts[1]["on"]["split"]
         for kind in PAIR_KINDS:
-            # 99 % of unrelated searches get none; most searches on a taught subject get some.
-            assert rule.measured[kind]["off_topic_with_any_influence"] <= 0.011
-            assert rule.measured[kind]["on_topic_with_any_influence"] >= 0.5
+            # The served band leaks no more than either measurement allows.
+            assert rule.bands[kind].far == pytest.approx(
+                min(p[kind]["far"] for p in parts), abs=1e-4
+            )
+
+
+def test_combining_takes_the_unseen_near_and_the_nearer_far():
+    seen = {"sketch-sketch": Band(0.38, 0.69), "photo-photo": Band(0.38, 0.87)}
+    unseen = {"sketch-sketch": Band(0.22, 0.44), "photo-photo": Band(0.43, 0.88)}
+    out = combine(seen, unseen)
+    assert out["sketch-sketch"] == Band(0.22, 0.44)
+    assert out["photo-photo"] == Band(0.43, 0.87)
+    assert combine({"sketch-sketch": Band(0.1, 0.3)}, {"sketch-sketch": Band(0.5, 0.9)})[
+        "sketch-sketch"
+    ] == Band(0.15, 0.3)  # an unseen near past the far edge: the ramp stays inside
 
 
 def test_a_model_without_a_measured_rule_gets_none(settings, tmp_path):
