@@ -171,8 +171,8 @@ def query_compare(*, user: Any, query: SketchQuery) -> Comparison:
         "exclude": exclude,
     }
     # The general column is exactly a live search at w = 0.
-    general = rank_candidates(**common, personal_weight=0.0)
-    personal = rank_candidates(**common, personal_weight=None)
+    general, _ = rank_candidates(**common, personal_weight=0.0)
+    personal, _ = rank_candidates(**common, personal_weight=None)
     now_general = _listed(general.images, marked_set)
     now_personal = _listed(personal.images, marked_set)
     memory_marks = int(getattr(personal, "memory_marks", 0) or 0)

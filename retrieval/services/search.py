@@ -137,28 +137,6 @@ def rank_candidates(
     top_k: int,
     personal_weight: float | None,
     exclude: tuple[int, ...] = (),
-) -> Ranking:
-    """:func:`ranked_with_best` without the best general distance."""
-    return ranked_with_best(
-        user=user,
-        libraries=libraries,
-        embedding=embedding,
-        model_version=model_version,
-        top_k=top_k,
-        personal_weight=personal_weight,
-        exclude=exclude,
-    )[0]
-
-
-def ranked_with_best(
-    *,
-    user: Any,
-    libraries: list[ImageLibrary],
-    embedding: QueryEmbedding,
-    model_version: str,
-    top_k: int,
-    personal_weight: float | None,
-    exclude: tuple[int, ...] = (),
 ) -> tuple[Ranking, float | None]:
     """General candidates of ``libraries`` for the query, ranked for ``user`` (the one path
     of searches, "more like this" and "compare now"; ``personal_weight`` 0 is the general
@@ -293,7 +271,7 @@ def search_run(
             features=embedding.features,
             sketch_png=photos.png_bytes(np.asarray(embedding.sketch_map, dtype=np.uint8)),
         )
-    ranking, best_distance = ranked_with_best(
+    ranking, best_distance = rank_candidates(
         user=user,
         libraries=usable,
         embedding=query_input,
