@@ -40,10 +40,11 @@ from personalization.engine.closeness import (
     pairwise,
     save_rule,
 )
-from retrieval.engine.general_training.asked_split import asked_split
-from retrieval.engine.general_training.cache import DEFAULT_CACHE_DIR
-from retrieval.engine.heads import DEFAULT_HEAD_PATH
-from retrieval.engine.query_expansion import DEFAULT_NEIGHBOURS, expand_against
+from retrieval.engine.general_training.asked_split import (
+    add_asked_split_arguments,
+    asked_split_from_args,
+)
+from retrieval.engine.query_expansion import expand_against
 
 NEAR_QUANTILE = 0.5  # of a taught subject's queries: half get full influence
 FAR_QUANTILE = 0.01  # of unrelated queries: 99 % get none
@@ -154,15 +155,7 @@ def measure_with(
     """Bands measured with ``head`` on the training split (with ``unseen_only``: only the
     training categories ``head`` was kept from), what they were measured on, and the head's
     model version."""
-    split = asked_split(
-        args.data,
-        head=head,
-        cache_dir=args.cache_dir,
-        model_dir=args.model_dir,
-        holdout=args.holdout_categories,
-        seed=args.seed,
-        progress=args.progress,
-    )
+    split = asked_split_from_args(args, head)
     engine, sketches, gallery = split.engine, split.sketches, split.gallery
     sketch_cat, photo_cat = split.sketch_cat, split.photo_cat
     unseen = _unseen_by_head(engine.head_metadata) if unseen_only else []
@@ -235,14 +228,7 @@ def _unseen_by_head(metadata: dict) -> list[str]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add = parser.add_argument
-    add("--data", type=Path, required=True)
-    add("--head", type=Path, default=DEFAULT_HEAD_PATH, help="general head checkpoint")
-    add("--model-dir", type=Path, default=None)
-    add("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
-    add("--seed", type=int, default=0)
-    add("--holdout-categories", type=int, default=20)
-    add("--threads", type=int, default=2)
-    add("--query-expansion", type=int, default=DEFAULT_NEIGHBOURS, help="as search asks (3)")
+    add_asked_split_arguments(parser)
     add("--out", type=Path, default=CALIBRATION_PATH, help="the calibration file to update")
     add(
         "--unseen-head",
@@ -252,7 +238,6 @@ def build_parser() -> argparse.ArgumentParser:
         "distances on those N categories (which it never saw) set how far out feedback counts "
         "fully, as users' subjects are new to the served head (see combine())",
     )
-    add("--no-progress", dest="progress", action="store_false")
     return parser
 
 

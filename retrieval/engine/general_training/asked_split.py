@@ -8,6 +8,7 @@ sketches and held-out categories are never read.
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,8 +16,11 @@ import numpy as np
 
 from ..data import SketchPhotoDataset
 from ..featurize import dataset_features, mirrored_sketch_features
+from ..heads import DEFAULT_HEAD_PATH
 from ..pipeline import Engine, EngineConfig, mirror_mean
+from ..query_expansion import DEFAULT_NEIGHBOURS
 from ..weights import default_model_dir
+from .cache import DEFAULT_CACHE_DIR
 from .splits import Splits, make_splits
 
 
@@ -65,4 +69,31 @@ def asked_split(
         gallery=engine.head_vectors(photo_maps[photos]),
         sketch_cat=np.array([dataset.sketches[i].category for i in train], dtype=object),
         photo_cat=np.array([dataset.photos[i].category for i in photos], dtype=object),
+    )
+
+
+def add_asked_split_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every study of the asked split takes (data, head, caches, split, threads)."""
+    add = parser.add_argument
+    add("--data", type=Path, required=True)
+    add("--head", type=Path, default=DEFAULT_HEAD_PATH, help="general head checkpoint")
+    add("--model-dir", type=Path, default=None)
+    add("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
+    add("--seed", type=int, default=0)
+    add("--holdout-categories", type=int, default=20)
+    add("--threads", type=int, default=2)
+    add("--query-expansion", type=int, default=DEFAULT_NEIGHBOURS, help="as search asks (3)")
+    add("--no-progress", dest="progress", action="store_false")
+
+
+def asked_split_from_args(args: argparse.Namespace, head: Path | None = None) -> AskedSplit:
+    """:func:`asked_split` with the options of :func:`add_asked_split_arguments`."""
+    return asked_split(
+        args.data,
+        head=head or args.head,
+        cache_dir=args.cache_dir,
+        model_dir=args.model_dir,
+        holdout=args.holdout_categories,
+        seed=args.seed,
+        progress=args.progress,
     )

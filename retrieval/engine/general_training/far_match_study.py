@@ -39,12 +39,10 @@ import numpy as np
 import torch
 
 from ..far_match import FAR_MATCH_PATH, FarMatchRule, save_rule
-from ..heads import DEFAULT_HEAD_PATH
 from ..pipeline import Engine
-from ..query_expansion import DEFAULT_NEIGHBOURS, expand_against
+from ..query_expansion import expand_against
 from ..reports import emit_json
-from .asked_split import asked_split
-from .cache import DEFAULT_CACHE_DIR
+from .asked_split import add_asked_split_arguments, asked_split_from_args
 
 PERCENTILES = (1, 5, 10, 25, 50, 75, 90, 95, 99)
 # Sketchy categories whose object the demo library shows (its category in brackets), and
@@ -175,15 +173,7 @@ def summary(values: np.ndarray) -> dict:
 
 def measure(args: argparse.Namespace) -> tuple[FarMatchRule, dict]:
     torch.set_num_threads(args.threads)
-    split = asked_split(
-        args.data,
-        head=args.head,
-        cache_dir=args.cache_dir,
-        model_dir=args.model_dir,
-        holdout=args.holdout_categories,
-        seed=args.seed,
-        progress=args.progress,
-    )
+    split = asked_split_from_args(args)
     engine, sketches, gallery = split.engine, split.sketches, split.gallery
     sketch_cat, photo_cat = split.sketch_cat, split.photo_cat
     k = args.query_expansion
@@ -230,14 +220,7 @@ def measure(args: argparse.Namespace) -> tuple[FarMatchRule, dict]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add = parser.add_argument
-    add("--data", type=Path, required=True)
-    add("--head", type=Path, default=DEFAULT_HEAD_PATH, help="general head checkpoint")
-    add("--model-dir", type=Path, default=None)
-    add("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
-    add("--seed", type=int, default=0)
-    add("--holdout-categories", type=int, default=20)
-    add("--threads", type=int, default=2)
-    add("--query-expansion", type=int, default=DEFAULT_NEIGHBOURS, help="as search asks (3)")
+    add_asked_split_arguments(parser)
     add("--flag-rate", type=float, default=0.01, help="share of real matches flagged")
     add("--small-categories", type=int, default=12, help="categories of a small library")
     add("--small-draws", type=int, default=3, help="small libraries drawn per sketch")
@@ -245,7 +228,6 @@ def build_parser() -> argparse.ArgumentParser:
     add("--json", type=Path, default=None, help="also write the report here")
     add("--write", action="store_true", help=f"store the threshold in {FAR_MATCH_PATH.name}")
     add("--out", type=Path, default=FAR_MATCH_PATH)
-    add("--no-progress", dest="progress", action="store_false")
     return parser
 
 
