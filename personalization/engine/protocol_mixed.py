@@ -20,7 +20,9 @@ closeness rule, :class:`~personalization.engine.scoring.Shares` and
 :func:`~personalization.engine.scoring.personalized_score`, at the product's default w),
 ``general`` (no feedback), ``rocchio`` and ``one_nn`` (fed every mark the user gave, as the
 product is), ``rocchio_topic`` and ``one_nn_topic`` (fed only the marks of the query's own
-subject: an oracle that knows the topic, which favours them), ``head`` (the head alone).
+subject: an oracle that knows the topic, which favours them), ``head`` (the head alone),
+``product_oracle_gate`` (the product's scoring behind a gate that knows each query's topic,
+:func:`oracle_closeness`: an upper bound for any closeness rule, never served).
 """
 
 from __future__ import annotations
@@ -36,7 +38,16 @@ from personalization.engine.protocol_baselines import nn_rerank_distances, rocch
 from personalization.engine.protocol_metrics import distances, nanmean, query_aps, rank
 from personalization.engine.scoring import Shares, personalized_score
 
-RANKINGS = ("product", "general", "rocchio", "one_nn", "head", "rocchio_topic", "one_nn_topic")
+RANKINGS = (
+    "product",
+    "general",
+    "rocchio",
+    "one_nn",
+    "head",
+    "rocchio_topic",
+    "one_nn_topic",
+    "product_oracle_gate",
+)
 
 
 @dataclass
@@ -113,6 +124,19 @@ def closeness_of(
     d = pairwise(asked, taught)
     band = rule.bands[pair_kind(query_kind, query_kind)]
     return band.closeness(d)
+
+
+def oracle_closeness(on_topic_counts: list[int], off_topic: int, taught: int) -> np.ndarray:
+    """(Q, F) closeness of a gate that knows the topic: 1 from each on-topic query to the
+    taught queries of its own subject, 0 to every other, 0 off topic. Queries are ordered
+    subject by subject (``on_topic_counts``) then off topic; taught queries are one of each
+    subject per round, in subject order. What gating could at best give the product."""
+    subjects = len(on_topic_counts)
+    subject_of_taught = np.arange(taught) % max(subjects, 1)
+    subject_of_query = np.concatenate(
+        [np.full(n, k) for k, n in enumerate(on_topic_counts)] + [np.full(off_topic, -1)]
+    )
+    return (subject_of_query[:, None] == subject_of_taught[None, :]).astype(np.float64)
 
 
 def product_scores(
@@ -221,6 +245,16 @@ def mixed_user_rounds(
                 config.product_weight,
             ),
         }
+        # What gating could at best give: closeness 1 to the query's own subject's taught
+        # queries, 0 to every other (an oracle that knows the topic; off topic: general).
+        scores["product_oracle_gate"] = product_scores(
+            d_test,
+            d_head,
+            oracle_closeness([len(t) for t in on], len(user.off_topic), len(taught)),
+            distances(g.general_photos[mark_pos], g.general_photos),
+            mark_query,
+            config.product_weight,
+        )
         removed = np.zeros(len(g.photo_ids), bool)
         removed[mark_pos] = True
         row = {"round": r, "marked": int(len(np.unique(mark_pos))), "taught_queries": len(taught)}
@@ -233,7 +267,10 @@ def mixed_user_rounds(
             start += len(subject.test)
             target = subject.target(g)
             asked = g.general_queries[queries[rows_k]]
-            own = {name: scores[name][rows_k] for name in ("general", "head", "product")}
+            own = {
+                name: scores[name][rows_k]
+                for name in ("general", "head", "product", "product_oracle_gate")
+            }
             every_unmarked = [p for v in shown_unmarked.values() for p in v]
             for suffix, marked_rows, unmarked_rows in (
                 ("", mark_pos, every_unmarked),
@@ -247,7 +284,7 @@ def mixed_user_rounds(
                 own["one_nn" + suffix] = nn_rerank_distances(asked, g.general_photos, marked)
             ex = None if exclude is None else exclude[rows_k]
             for name, score in own.items():
-                c = config.candidates if name in ("head", "product") else 0
+                c = config.candidates if name in ("head", "product", "product_oracle_gate") else 0
                 ranking = rerank(d_test[rows_k], score, candidates=c, exclude=ex)
                 full[name].append(subject_aps(ranking, target, None))
                 residual[name].append(subject_aps(ranking, target, removed))

@@ -165,6 +165,20 @@ def test_mixed_verdict_asks_for_1_3x_on_topic_and_099_retention_off_topic():
     assert "retention >= 0.99 NOT" in mixed_verdict([point(0.9, 0.3, 0.98)], 1.3)
 
 
+def test_oracle_gate_opens_only_to_the_querys_own_subject():
+    from personalization.engine.protocol_mixed import oracle_closeness
+
+    # Two subjects (2 and 1 on-topic queries), 1 off-topic query, 2 rounds taught: the
+    # taught queries are subject 0, 1, 0, 1.
+    gate = oracle_closeness([2, 1], 1, 4)
+    assert gate.tolist() == [
+        [1, 0, 1, 0],
+        [1, 0, 1, 0],
+        [0, 1, 0, 1],
+        [0, 0, 0, 0],
+    ]
+
+
 def test_residual_ap_leaves_the_marked_photos_out():
     target = np.array([True, True, False, False])
     ranked = np.array([[0, 2, 1, 3]])
