@@ -95,6 +95,7 @@ def run(args: argparse.Namespace) -> dict:
     from personalization import head_files
     from personalization.models import PersonalHead
     from retrieval import index_store
+    from retrieval.engine.heads import new_head
     from retrieval.engine_runtime import get_engine
     from retrieval.models import LibraryImage
     from retrieval.services import images as image_services
@@ -174,7 +175,7 @@ def run(args: argparse.Namespace) -> dict:
         Feedback(tenant=tenant, user=user, query_id=r.query_id, result=r, kind="match")
         for r in marked
     )
-    head = engine.new_head(seed=1)
+    head = new_head(engine.trunk, seed=1)
     row = PersonalHead.objects.create(
         tenant=tenant,
         user=user,

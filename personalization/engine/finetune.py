@@ -50,7 +50,7 @@ from torch import nn
 
 from personalization.engine.dataset import TrainingSet
 from personalization.engine.scoring import distance_scale
-from retrieval.engine.heads import new_head as new_trunk_head
+from retrieval.engine.heads import new_head
 from retrieval.engine.losses import ThreeBranchLoss
 from retrieval.engine.trunks import trunk_of_maps, trunk_spec
 
@@ -103,11 +103,6 @@ def make_loss(config: FinetuneConfig, trunk: str = "vgg16_hed") -> nn.Module:
     return ThreeBranchLoss(q=q, h1=q / 10, h2=q / 2)
 
 
-def new_head(seed: int, trunk: str = "vgg16_hed") -> nn.Module:
-    """A freshly initialised head for ``trunk``; the global torch RNG is left untouched."""
-    return new_trunk_head(trunk, seed)
-
-
 def finetune_head(
     training_set: TrainingSet,
     *,
@@ -143,7 +138,7 @@ def finetune_head(
             general_head, config.seed, sketches, photos, device
         )
     else:
-        head = new_head(config.seed, trunk).to(device)
+        head = new_head(trunk, config.seed).to(device)
         head.train()
         if hasattr(head, "freeze_batchnorm_statistics"):
             head.freeze_batchnorm_statistics()

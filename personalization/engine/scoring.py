@@ -29,8 +29,9 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from torch import nn
+
+from retrieval.engine.model import head_vectors
 
 
 def check_weight(w: float) -> float:
@@ -42,22 +43,6 @@ def check_weight(w: float) -> float:
     if not np.isfinite(value) or not 0.0 <= value <= 1.0:
         raise ValueError("the personal weight must be a number between 0 and 1")
     return value
-
-
-@torch.no_grad()
-def head_vectors(head: nn.Module, maps: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
-    """conv5 maps (N, 512, 8, 8), float16 or float32 -> head vectors (N, 512) float32."""
-    maps = np.asarray(maps)
-    if maps.ndim == 3:
-        maps = maps[None]
-    device = next(head.parameters()).device
-    out = []
-    for start in range(0, len(maps), batch_size):
-        chunk = torch.from_numpy(np.ascontiguousarray(maps[start : start + batch_size]))
-        out.append(head(chunk.to(device, torch.float32)).float().cpu().numpy())
-    if not out:
-        return np.zeros((0, 512), dtype=np.float32)
-    return np.concatenate(out)
 
 
 def personal_distances(

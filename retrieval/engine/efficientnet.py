@@ -99,6 +99,9 @@ class EfficientNetTrunk(nn.Module):
         self.blocks = nn.Sequential(*list(network.blocks)[:stages])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_features(x)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.blocks(self.bn1(self.conv_stem(x)))
 
 

@@ -3,7 +3,8 @@
 One :class:`SketchEncoder` serves both branches (sketch and photo edge map share every
 weight, section III.C). ``forward_features`` is conv1-5 (256x256 -> 512x8x8), the part that
 stays frozen and shared in personalization; ``forward_head`` is conv6 + the 8x8 max-pool
-(512x8x8 -> 512), the part a user's personalized model re-trains.
+(512x8x8 -> 512), the part a user's personalized model re-trains. Every trunk and head of the
+engine has the same two methods (:mod:`.model`).
 
 Departures from Table 1 (see docs/engine.md):
 - Table 1 gives conv6_3 (1x1) a padding of 1, which would make its output 10x10, not the 8x8
@@ -33,7 +34,18 @@ INPUT_SIZE = 256
 _VGG16_BLOCKS = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
 
 
-def vgg16_features() -> nn.Sequential:
+class VGG16Trunk(nn.Sequential):
+    """VGG-16 conv1_1..conv5_3: (N, 3, 256, 256) Caffe-normalised -> (N, 512, 8, 8).
+
+    A plain ``nn.Sequential`` underneath, so its weights keep torchvision's names (and the
+    model versions hashed from them stay what they were).
+    """
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self(x)
+
+
+def vgg16_features() -> VGG16Trunk:
     """VGG-16 conv1_1..conv5_3 with ReLUs and 5 max-pools, laid out like torchvision's
     ``vgg16().features`` (so conv indices 0, 2, 5, ... 28 match the converted checkpoint)."""
     layers: list[nn.Module] = []
@@ -43,7 +55,7 @@ def vgg16_features() -> nn.Sequential:
             layers += [nn.Conv2d(in_ch, out_ch, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
             in_ch = out_ch
         layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
-    return nn.Sequential(*layers)
+    return VGG16Trunk(*layers)
 
 
 class Conv6Head(nn.Module):
@@ -57,6 +69,9 @@ class Conv6Head(nn.Module):
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(features)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
         x = self.relu(self.conv6_1(features))
         x = self.relu(self.conv6_2(x))
         x = self.conv6_3(x)
@@ -73,10 +88,10 @@ class SketchEncoder(nn.Module):
         self.head = head if head is not None else Conv6Head()
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)
+        return self.features.forward_features(x)
 
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        return self.head(features)
+        return self.head.forward_head(features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))

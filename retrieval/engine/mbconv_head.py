@@ -70,6 +70,9 @@ class MBConvGeMHead(nn.Module):
         return F.normalize(self.fc(pooled), dim=1)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(features)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
         return self.project(self.pooled(features))
 
     def freeze_batchnorm_statistics(self) -> MBConvGeMHead:

@@ -22,19 +22,19 @@ import torch
 
 from .device import resolve_device
 from .edges import EDGE_METHODS, edge_maps
-from .efficientnet import EfficientNetTrunk, images_to_tensor, pretrained_network
-from .encoder import SketchEncoder, binary_maps_to_tensor
+from .efficientnet import images_to_tensor
+from .encoder import binary_maps_to_tensor
 from .errors import ModelNotReadyError, SketchError
 from .heads import (
     DEFAULT_HEAD_PATH,
     LEGACY_TRUNK,
-    head_trunk,
     load_head,
-    new_head,
     read_head,
     save_head,
 )
 from .hed import HEDNet
+from .model import build_trunk
+from .model import head_vectors as model_head_vectors
 from .preprocess import sketch_image_to_map
 from .strokes import rasterize_strokes
 from .trunks import square_photo, trunk_spec
@@ -54,7 +54,6 @@ __all__ = [
 # Bump when preprocessing changes what the network sees: it is part of model_version, so
 # indexes built before the change are recognised as stale.
 PREPROCESS_VERSION = 1
-HEAD_CHUNK = 256
 # "fp32" (default), "channels_last" (same arithmetic, NHWC layout), "bf16" (autocast).
 PRECISIONS = ("fp32", "channels_last", "bf16")
 
@@ -124,20 +123,15 @@ class FeatureExtractor:
         self.edge_method = edge_method if self.uses_edges else None
         self.batch_size = batch_size
         self.hed: HEDNet | None = None
-        self.encoder: SketchEncoder | None = None
+        backbone = None
         if self.uses_edges:
             if model_dir is None:
                 raise ValueError("the VGG-16 trunk needs model_dir (converted weights)")
-            backbone = load_backbone_checkpoint(Path(model_dir))
-            encoder = SketchEncoder()
-            encoder.load_backbone(backbone["state_dict"])
-            self.encoder = encoder.eval().to(self.device)
-            self.network: torch.nn.Module = self.encoder.features
+            # One read of the converted VGG weights for the trunk and HED alike.
+            backbone = load_backbone_checkpoint(Path(model_dir))["state_dict"]
             if edge_method == "hed":
-                self.hed = HEDNet.from_state_dict(backbone["state_dict"]).to(self.device)
-        else:
-            network = EfficientNetTrunk(pretrained_network(trunk), self.spec.stages)
-            self.network = network.eval().to(self.device)
+                self.hed = HEDNet.from_state_dict(backbone).to(self.device)
+        self.network = build_trunk(trunk, backbone=backbone).to(self.device)
         self._memory_format = torch.contiguous_format
         # EfficientNet trunks always run NHWC: the same fp32 arithmetic, measured 2x faster
         # on this CPU (a batch of 16: 50-60 ms an image instead of 120).
@@ -193,7 +187,7 @@ class FeatureExtractor:
             x = self._to_tensor(inputs[start : start + self.batch_size]).to(self.device)
             x = x.contiguous(memory_format=self._memory_format)
             with torch.inference_mode(), self._autocast():
-                f = self.network(x)
+                f = self.network.forward_features(x)
             feats.append(f.float().to(torch.float16).contiguous().cpu().numpy())
         return np.concatenate(feats)
 
@@ -243,10 +237,6 @@ class Engine:
     def feature_shape(self) -> tuple[int, int, int]:
         return self.extractor.feature_shape
 
-    def new_head(self, seed: int) -> torch.nn.Module:
-        """A freshly initialised head of the general head's kind (for personal heads)."""
-        return new_head(self.trunk, seed)
-
     # --- photos ----------------------------------------------------------------------------
     def edge_maps(self, images: list[np.ndarray]) -> list[np.ndarray]:
         """RGB uint8 photos -> binary 256x256 edge maps (0 = edge), batched."""
@@ -294,7 +284,9 @@ class Engine:
 
     def head_vectors(self, features: np.ndarray, head: torch.nn.Module | None = None) -> np.ndarray:
         """(N, C, 8, 8) trunk maps -> (N,512) float32 with ``head`` (default: general head)."""
-        return head_vectors(features, head if head is not None else self._head, self.device)
+        return model_head_vectors(
+            head if head is not None else self._head, features, device=self.device
+        )
 
     @property
     def general_head(self) -> torch.nn.Module:
@@ -311,25 +303,8 @@ def mirror_mean(vector: np.ndarray, mirrored: np.ndarray) -> np.ndarray:
 def head_vectors(
     features: np.ndarray, head: torch.nn.Module, default_device: torch.device | str = "cpu"
 ) -> np.ndarray:
-    """(N, C, 8, 8) trunk maps -> (N,512) float32 through ``head``, in chunks, no grad."""
-    array = np.asarray(features)
-    expected = trunk_spec(head_trunk(head)).feature_shape
-    if array.ndim != 4 or array.shape[1:] != expected:
-        raise ValueError(
-            f"features must be (N, {', '.join(map(str, expected))}), got {array.shape}"
-        )
-    try:
-        device = next(head.parameters()).device
-    except StopIteration:
-        device = torch.device(default_device)
-    out = []
-    for start in range(0, len(array), HEAD_CHUNK):
-        x = torch.from_numpy(np.ascontiguousarray(array[start : start + HEAD_CHUNK]))
-        with torch.inference_mode():
-            out.append(head(x.to(device=device, dtype=torch.float32)).float().cpu().numpy())
-    if not out:
-        return np.zeros((0, 512), np.float32)
-    return np.concatenate(out).astype(np.float32, copy=False)
+    """Deprecated argument order of :func:`.model.head_vectors` (kept for the lab's callers)."""
+    return model_head_vectors(head, features, device=default_device)
 
 
 def _as_rgb(image: np.ndarray) -> np.ndarray:

@@ -6,9 +6,9 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from personalization.engine.finetune import new_head
 from personalization.models import PersonalizationSettings, TrainingJob
 from personalization.services import training
+from retrieval.engine.heads import new_head
 from tests.personalization import factories
 
 pytestmark = pytest.mark.django_db
@@ -90,8 +90,8 @@ def test_train_now_is_throttled(world, api_client_a, monkeypatch, settings):
 
 
 def test_heads_history_and_rollback(member_a, api_client_a):
-    v1 = factories.make_head(member_a, head=new_head(1), active=False)
-    v2 = factories.make_head(member_a, head=new_head(2))
+    v1 = factories.make_head(member_a, head=new_head("vgg16_hed", 1), active=False)
+    v2 = factories.make_head(member_a, head=new_head("vgg16_hed", 2))
     listed = api_client_a.get(url("head-list")).json()
     assert [h["version"] for h in listed] == [2, 1]
     assert listed[0]["loss_curve"] == [5.0, 3.0, 2.0] and listed[0]["is_active"]
@@ -106,8 +106,8 @@ def test_heads_history_and_rollback(member_a, api_client_a):
 
 
 def test_admin_sees_and_rolls_back_a_members_heads(member_a, admin_a, api_client_admin_a):
-    v1 = factories.make_head(member_a, head=new_head(1), active=False)
-    factories.make_head(member_a, head=new_head(2))
+    v1 = factories.make_head(member_a, head=new_head("vgg16_hed", 1), active=False)
+    factories.make_head(member_a, head=new_head("vgg16_hed", 2))
     listed = api_client_admin_a.get(url("user-heads", user_id=member_a.pk)).json()
     assert [h["version"] for h in listed] == [2, 1]
     assert api_client_admin_a.get(url("head-detail", pk=v1.pk)).status_code == 200
@@ -117,7 +117,7 @@ def test_admin_sees_and_rolls_back_a_members_heads(member_a, admin_a, api_client
 
 
 def test_colleague_gets_404_on_my_heads_and_jobs(member_a, make_user, tenant_a, monkeypatch):
-    head = factories.make_head(member_a, head=new_head(1))
+    head = factories.make_head(member_a, head=new_head("vgg16_hed", 1))
     job = TrainingJob.objects.create(tenant=tenant_a, user=member_a, trigger="manual")
     colleague = client_for(make_user(tenant_a))
     for name, kwargs in [

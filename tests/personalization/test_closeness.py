@@ -21,9 +21,9 @@ from personalization.engine.closeness import (
     save_rule,
 )
 from personalization.engine.closeness_calibration import combine, measure_bands
-from personalization.engine.finetune import new_head
 from personalization.ranking import rank_for_user
 from personalization.services.feedback import feedback_forget
+from retrieval.engine.heads import new_head
 from tests.personalization import factories
 
 # --- the rule ----------------------------------------------------------------------------------
@@ -187,7 +187,7 @@ def ranked(user, vector, ids, general, w=0.75, features=None):
 @pytest.mark.django_db
 def test_far_from_every_taught_query_the_ranking_is_exactly_the_general_one(taught):
     user, _, _, ids, general, maps, _ = taught
-    factories.make_head(user, head=new_head(3))
+    factories.make_head(user, head=new_head("vgg16_hed", 3))
     out = ranked(user, FAR, ids, general, features=maps[0])
     assert [r.image_id for r in out.images] == ids.tolist()
     assert [r.distance for r in out.images] == pytest.approx(general.tolist())
@@ -198,7 +198,7 @@ def test_far_from_every_taught_query_the_ranking_is_exactly_the_general_one(taug
 @pytest.mark.django_db
 def test_near_a_taught_query_marks_and_head_apply_and_the_terms_add_up(taught):
     user, _, _, ids, general, maps, query = taught
-    factories.make_head(user, head=new_head(3))
+    factories.make_head(user, head=new_head("vgg16_hed", 3))
     out = ranked(user, A, ids, general, features=maps[0])
     assert out.closeness == 1.0 and out.nearest_taught_id == query.pk
     assert out.personal_head_version == 1 and out.memory_marks == 1
@@ -221,7 +221,7 @@ def test_in_between_the_personal_share_is_w_times_closeness(taught, closeness_ru
 @pytest.mark.django_db
 def test_w_zero_is_exactly_the_general_ranking_with_marks_and_head(taught):
     user, _, _, ids, general, maps, _ = taught
-    factories.make_head(user, head=new_head(3))
+    factories.make_head(user, head=new_head("vgg16_hed", 3))
     out = ranked(user, A, ids, general, w=0.0, features=maps[0])
     assert [r.image_id for r in out.images] == ids.tolist()
     assert all(r.distance == r.general_distance and r.terms is None for r in out.images)
@@ -261,13 +261,13 @@ def test_a_head_is_not_applied_near_feedback_newer_than_it(taught):
     user, library, images, ids, general, maps, query = taught
     mark_id = _first_mark_id(user)
     # Trained before the user's feedback on drawing A: it never learnt that subject.
-    old = factories.make_head(user, head=new_head(3), feedback_watermark=mark_id - 1)
+    old = factories.make_head(user, head=new_head("vgg16_hed", 3), feedback_watermark=mark_id - 1)
     out = ranked(user, A, ids, general, features=maps[0])
     assert out.personal_head_version is None and out.memory_marks == 1  # marks still count
     # Once trained on it (watermark at or past the mark), the head applies there.
     old.is_active = False
     old.save(update_fields=["is_active"])
-    factories.make_head(user, head=new_head(4), feedback_watermark=mark_id)
+    factories.make_head(user, head=new_head("vgg16_hed", 4), feedback_watermark=mark_id)
     assert ranked(user, A, ids, general, features=maps[0]).personal_head_version == 2
 
 

@@ -9,10 +9,11 @@ import pytest
 import torch
 
 from personalization.engine.dataset import FeedbackItem, build_training_set
-from personalization.engine.finetune import FinetuneConfig, finetune_head, make_loss, new_head
+from personalization.engine.finetune import FinetuneConfig, finetune_head, make_loss
 from personalization.engine.grouping import PhotoPool
 from personalization.engine.scoring import head_vectors
 from personalization.engine.synthetic import SyntheticLibrary, general_head
+from retrieval.engine.heads import new_head
 
 Q = 100.0
 
@@ -73,7 +74,7 @@ def test_training_minimises_eq14_of_the_reinitialised_head():
     lib, ts, sketch_maps, photo_maps = tiny_problem()
     config = FinetuneConfig(rounds=1, batch_size=10_000, lr=0.0, seed=5)
     result = finetune_head(ts, sketch_maps=sketch_maps, photo_maps=photo_maps, config=config)
-    fresh = new_head(5)
+    fresh = new_head("vgg16_hed", 5)
     vs = head_vectors(fresh, sketch_maps)[ts.sketch_index]
     vc = head_vectors(fresh, photo_maps)[ts.photo_index]
     d = np.linalg.norm(vs.astype(np.float64) - vc, axis=1)
@@ -93,7 +94,7 @@ def test_head_is_reinitialised_not_copied_from_the_general_model():
     result = finetune_head(ts, sketch_maps=sketch_maps, photo_maps=photo_maps, config=config)
     general = general_head()
     assert not torch.equal(result.head.conv6_2.weight, general.conv6_2.weight)
-    assert torch.equal(result.head.conv6_2.weight, new_head(5).conv6_2.weight)
+    assert torch.equal(result.head.conv6_2.weight, new_head("vgg16_hed", 5).conv6_2.weight)
 
 
 def test_learning_rate_halves_every_five_rounds():

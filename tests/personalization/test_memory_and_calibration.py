@@ -9,8 +9,8 @@ import torch
 from django.utils import timezone
 
 from personalization.engine import scoring
-from personalization.engine.finetune import new_head
 from personalization.ranking import rank_for_user
+from retrieval.engine.heads import new_head
 from tests.personalization import factories
 
 pytestmark = pytest.mark.django_db
@@ -50,7 +50,7 @@ def ranked(user, query, ids, general, w=0.5):
 def scaled(head: torch.nn.Module, factor: float) -> torch.nn.Module:
     """The same head with every output multiplied by ``factor`` (conv6 is positively
     homogeneous in its last layer): distances of a very different scale, same geometry."""
-    other = new_head(0)
+    other = new_head("vgg16_hed", 0)
     other.load_state_dict(head.state_dict())
     with torch.no_grad():
         other.conv6_3.weight.mul_(factor)
@@ -74,7 +74,7 @@ def test_same_w_gives_the_same_mix_for_heads_of_very_different_scales(world, set
     settings.PSBIR_PERSONAL_MEMORY = 0  # the head's term alone
     user, library, images, ids, _, general, query = world
     factories.teach(user, library, images)
-    small = new_head(3).eval()
+    small = new_head("vgg16_hed", 3).eval()
     large = scaled(small, 50.0)
     results = []
     # Each head's scale as training measures it: distance_scale follows the head's scale.
@@ -97,7 +97,7 @@ def test_raw_mix_is_the_papers_eq_18_when_calibration_is_off(world, settings):
     settings.PSBIR_PERSONAL_MEMORY = 0  # the head's term alone
     user, library, images, ids, _, general, query = world
     factories.teach(user, library, images)
-    row = factories.make_head(user, head=new_head(3))
+    row = factories.make_head(user, head=new_head("vgg16_hed", 3))
     row.details = {"calibration": {"general": 1.0, "personal": 1000.0}}
     row.save(update_fields=["details"])
     result = ranked(user, query, ids, general, w=0.5)

@@ -6,16 +6,16 @@ import numpy as np
 import pytest
 from django.urls import reverse
 
-from personalization.engine.finetune import new_head
 from personalization.models import TrainingJob
+from retrieval.engine.heads import new_head
 from tests.personalization import factories
 
 pytestmark = pytest.mark.django_db
 
 
 def test_dashboard_shows_models_loss_curves_and_training_state(client_a, member_a):
-    factories.make_head(member_a, head=new_head(1), active=False)
-    factories.make_head(member_a, head=new_head(2))
+    factories.make_head(member_a, head=new_head("vgg16_hed", 1), active=False)
+    factories.make_head(member_a, head=new_head("vgg16_hed", 2))
     TrainingJob.objects.create(
         tenant=member_a.tenant, user=member_a, trigger="auto", state="training", progress=40
     )
@@ -27,8 +27,8 @@ def test_dashboard_shows_models_loss_curves_and_training_state(client_a, member_
 
 
 def test_rollback_forms(client_a, member_a):
-    v1 = factories.make_head(member_a, head=new_head(1), active=False)
-    v2 = factories.make_head(member_a, head=new_head(2))
+    v1 = factories.make_head(member_a, head=new_head("vgg16_hed", 1), active=False)
+    v2 = factories.make_head(member_a, head=new_head("vgg16_hed", 2))
     response = client_a.post(reverse("personalization:head-activate", kwargs={"pk": v1.pk}))
     assert response.status_code == 302 and response["Location"] == reverse(
         "personalization:dashboard"
@@ -41,14 +41,14 @@ def test_rollback_forms(client_a, member_a):
 
 
 def test_people_page_is_for_admins(client_a, client_admin_a, member_a):
-    factories.make_head(member_a, head=new_head(1))
+    factories.make_head(member_a, head=new_head("vgg16_hed", 1))
     assert client_a.get(reverse("personalization:people")).status_code == 403
     page = client_admin_a.get(reverse("personalization:people")).content.decode()
     assert f'data-user-id="{member_a.pk}"' in page and "v1" in page
 
 
 def test_admin_sees_a_members_history_and_rolls_it_back(client_admin_a, member_a):
-    head = factories.make_head(member_a, head=new_head(1))
+    head = factories.make_head(member_a, head=new_head("vgg16_hed", 1))
     url = reverse("personalization:user-history", kwargs={"user_id": member_a.pk})
     page = client_admin_a.get(url).content.decode()
     assert f'data-head-id="{head.pk}"' in page and member_a.username in page

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from personalization import head_files
-from personalization.engine.finetune import new_head
 from personalization.engine.scoring import personal_distances
 from personalization.models import PersonalHead
 from personalization.ranking import rank_for_user
 from personalization.services import heads, preferences
 from retrieval import index_store
+from retrieval.engine.heads import new_head
 from tests.personalization import factories
 
 pytestmark = pytest.mark.django_db
@@ -61,7 +61,7 @@ def test_without_a_head_the_general_order_is_kept(setup):
 
 def test_with_a_head_distances_are_mixed_raw_with_w(setup):
     user, _, maps, ids, general, query = setup
-    head = new_head(3)
+    head = new_head("vgg16_hed", 3)
     factories.make_head(user, head=head)
     personal = personal_distances(head, query, maps)
     for w in (1.0, 0.5, 0.2):
@@ -78,7 +78,7 @@ def test_with_a_head_distances_are_mixed_raw_with_w(setup):
 
 def test_w_zero_is_the_general_model(setup):
     user, _, _, ids, general, query = setup
-    factories.make_head(user, head=new_head(3))
+    factories.make_head(user, head=new_head("vgg16_hed", 3))
     result = rank(user, query, ids, general, w=0.0)
     assert [r.image_id for r in result.images] == ids.tolist()
     assert result.personal_head_version is None
@@ -86,7 +86,7 @@ def test_w_zero_is_the_general_model(setup):
 
 def test_stored_w_is_used_unless_the_request_overrides_it(setup, settings):
     user, _, _, ids, general, query = setup
-    factories.make_head(user, head=new_head(3))
+    factories.make_head(user, head=new_head("vgg16_hed", 3))
     settings.PSBIR_DEFAULT_PERSONAL_WEIGHT = 0.3
     assert rank(user, query, ids, general).personal_weight == 0.3
     preferences.personal_weight_set(user=user, personal_weight=0.75)
@@ -103,8 +103,8 @@ def test_invalid_w_is_refused(setup, w):
 
 def test_rollback_to_none_and_to_an_earlier_head(setup):
     user, _, _, ids, general, query = setup
-    v1 = factories.make_head(user, head=new_head(1), active=False)
-    factories.make_head(user, head=new_head(2))
+    v1 = factories.make_head(user, head=new_head("vgg16_hed", 1), active=False)
+    factories.make_head(user, head=new_head("vgg16_hed", 2))
     assert rank(user, query, ids, general, w=1.0).personal_head_version == 2
     heads.head_activate(actor=user, head_id=v1.pk)
     assert rank(user, query, ids, general, w=1.0).personal_head_version == 1
@@ -114,7 +114,7 @@ def test_rollback_to_none_and_to_an_earlier_head(setup):
 
 def test_head_is_loaded_once_per_process(setup, monkeypatch):
     user, _, _, ids, general, query = setup
-    row = factories.make_head(user, head=new_head(3))
+    row = factories.make_head(user, head=new_head("vgg16_hed", 3))
     rank(user, query, ids, general, w=0.5)
     assert head_files.is_cached(row)
     head_files.absolute_path(row.file_path).unlink()  # a reload would now fail
@@ -123,7 +123,7 @@ def test_head_is_loaded_once_per_process(setup, monkeypatch):
 
 def test_candidate_without_cached_features_ranks_by_the_worst_personal_distance(setup):
     user, library, maps, ids, general, query = setup
-    factories.make_head(user, head=new_head(3))
+    factories.make_head(user, head=new_head("vgg16_hed", 3))
     index_store.feature_store(library, library.model_version).delete([ids[0]])
     result = rank(user, query, ids, general, w=1.0)
     by_id = {r.image_id: r for r in result.images}
@@ -133,7 +133,7 @@ def test_candidate_without_cached_features_ranks_by_the_worst_personal_distance(
 
 def test_head_of_another_model_version_is_not_applied(setup):
     user, _, _, ids, general, query = setup
-    factories.make_head(user, head=new_head(3), model_version="g1-older")
+    factories.make_head(user, head=new_head("vgg16_hed", 3), model_version="g1-older")
     result = rank(user, query, ids, general, w=1.0)
     assert result.personal_head_version is None
     assert [r.image_id for r in result.images] == ids.tolist()
@@ -150,7 +150,7 @@ def test_only_ready_heads_can_be_activated(setup):
 
 def test_only_the_nearest_general_candidates_are_rescored(setup, settings):
     user, _, _, ids, general, query = setup
-    factories.make_head(user, head=new_head(3))
+    factories.make_head(user, head=new_head("vgg16_hed", 3))
     settings.PSBIR_PERSONAL_RESCORE_DEPTH = 3
     result = rank(user, query, ids, general, top_k=2, w=1.0)
     assert {r.image_id for r in result.images} <= set(ids[:3].tolist())

@@ -21,7 +21,6 @@ from PIL import Image
 from accounts import audit, data_export, user_data
 from accounts.models import User
 from personalization import head_files, training_data
-from personalization.engine.finetune import new_head
 from personalization.models import (
     Feedback,
     PersonalHead,
@@ -30,6 +29,7 @@ from personalization.models import (
 )
 from personalization.services import training
 from retrieval import photos
+from retrieval.engine.heads import new_head
 from retrieval.models import SearchSession, SketchQuery
 from tests.personalization import factories
 from tests.personalization.conftest import World, build_world
@@ -67,8 +67,8 @@ def _decorate(world: World, *, version: int) -> None:
     Feedback.objects.create(
         tenant_id=user.tenant_id, user=user, query=world.queries[-1], kind=Feedback.Kind.NONE
     )
-    factories.make_head(user, head=new_head(version), active=False)
-    factories.make_head(user, head=new_head(version + 1))
+    factories.make_head(user, head=new_head("vgg16_hed", version), active=False)
+    factories.make_head(user, head=new_head("vgg16_hed", version + 1))
     PersonalizationSettings.objects.create(tenant_id=user.tenant_id, user=user, personal_weight=0.3)
     TrainingJob.objects.create(
         tenant_id=user.tenant_id, user=user, trigger=TrainingJob.Trigger.MANUAL, state="ready"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from personalization.engine.finetune import new_head
 from retrieval import index_store
+from retrieval.engine.heads import new_head
 from retrieval.models import LibraryImage
 from tests.personalization import factories as pz_factories
 from tests.retrieval.fakes import circle_strokes
@@ -26,7 +26,9 @@ def test_why_gives_the_distances_w_and_what_to_overlay(
     api_client_a, member_a, indexed_library, fake_engine, settings, tmp_path
 ):
     settings.PSBIR_CLOSENESS_FILE = pz_factories.closeness_file(tmp_path, fake_engine.model_version)
-    pz_factories.make_head(member_a, head=new_head(3), model_version=fake_engine.model_version)
+    pz_factories.make_head(
+        member_a, head=new_head("vgg16_hed", 3), model_version=fake_engine.model_version
+    )
     # Feedback on the same drawing first: the next search of it is personalized.
     taught = _search(api_client_a)
     api_client_a.post(

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from personalization.engine.finetune import new_head
 from personalization.models import Feedback
 from retrieval import index_store
+from retrieval.engine.heads import new_head
 from retrieval.engine.query_expansion import expand_against
 from retrieval.models import LibraryImage, SearchResult, SketchQuery
 from tests.personalization import factories as pz_factories
@@ -83,7 +83,9 @@ def test_more_like_this_is_personalized_like_a_sketch(
     api_client_a, member_a, indexed_library, fake_engine, settings, tmp_path
 ):
     settings.PSBIR_CLOSENESS_FILE = pz_factories.closeness_file(tmp_path, fake_engine.model_version)
-    pz_factories.make_head(member_a, head=new_head(3), model_version=fake_engine.model_version)
+    pz_factories.make_head(
+        member_a, head=new_head("vgg16_hed", 3), model_version=fake_engine.model_version
+    )
     circle = _photo(indexed_library, "circle-0.png")
     body = {"image": circle.pk, "top_k": 4, "personal_weight": 0.5}
     first = api_client_a.post(URL, body, format="json").json()
