@@ -13,16 +13,13 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
-DEFAULT_MAX_FAILURES = 5
-DEFAULT_WINDOW_SECONDS = 60
-
 
 def max_failures() -> int:
-    return int(getattr(settings, "PSBIR_LOGIN_MAX_FAILURES", DEFAULT_MAX_FAILURES))
+    return int(settings.PSBIR_LOGIN_MAX_FAILURES)
 
 
 def window_seconds() -> int:
-    return int(getattr(settings, "PSBIR_LOGIN_WINDOW_SECONDS", DEFAULT_WINDOW_SECONDS))
+    return int(settings.PSBIR_LOGIN_WINDOW_SECONDS)
 
 
 def client_address(request: HttpRequest | None) -> str:

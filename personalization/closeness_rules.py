@@ -24,7 +24,7 @@ _lock = threading.Lock()
 
 
 def calibration_path() -> Path:
-    return Path(getattr(settings, "PSBIR_CLOSENESS_FILE", None) or CALIBRATION_PATH)
+    return Path(settings.PSBIR_CLOSENESS_FILE or CALIBRATION_PATH)
 
 
 def rule_for(model_version: str) -> ClosenessRule | None:

@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 
 from personalization import closeness_rules, head_files, selectors
-from personalization.conf import knob
 from personalization.engine import scoring
 from personalization.engine.closeness import query_closeness
 
@@ -135,7 +135,7 @@ def rank_for_user(
     if head_row is not None:
         # Only the nearest candidates are re-scored (docs/personalization.md), nearest by
         # the score without the head.
-        depth = max(int(top_k), knob("PSBIR_PERSONAL_RESCORE_DEPTH"))
+        depth = max(int(top_k), settings.PSBIR_PERSONAL_RESCORE_DEPTH)
         before = scoring.Shares.of(w, closeness, head=False, marks=memory is not None)
         keep = scoring.top_k_order(scoring.personalized_score(general, before, marks=memory), depth)
         candidate_ids, general = candidate_ids[keep], general[keep]
@@ -187,7 +187,7 @@ def _close_taught(user: Any, query: AskedQuery) -> list[tuple[selectors.TaughtQu
     taught = selectors.taught_queries(
         user=user,
         model_version=query.model_version,
-        limit=knob("PSBIR_PERSONAL_MEMORY_MARKS"),
+        limit=settings.PSBIR_PERSONAL_MEMORY_MARKS,
     )
     taught = [t for t in taught if t.vector.shape == np.shape(query.vector)]
     if not taught:
@@ -208,7 +208,7 @@ def _marks(
     """Each candidate's general distance to the nearest photo marked on a close query, and
     which mark that is ({"image_id", "query_id"}: the closest query that marked it);
     (None, []) when the memory is off or no marked photo is in an index."""
-    if not knob("PSBIR_PERSONAL_MEMORY"):
+    if not settings.PSBIR_PERSONAL_MEMORY:
         return None, []
     query_of: dict[int, int] = {}
     for t, _ in sorted(taught, key=lambda tc: tc[1]):  # the closest query wins
@@ -233,7 +233,7 @@ def _marks(
 
 def _calibration(head_row: Any) -> scoring.Calibration | None:
     """The head's stored distance scales, unless the paper's raw eq. 18 is configured."""
-    if not knob("PSBIR_PERSONAL_CALIBRATED"):
+    if not settings.PSBIR_PERSONAL_CALIBRATED:
         return None
     return scoring.Calibration.from_dict((head_row.details or {}).get("calibration"))
 

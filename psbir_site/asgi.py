@@ -10,6 +10,7 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from psbir_site.consumers import EventsConsumer  # noqa: E402
@@ -17,7 +18,7 @@ from psbir_site.daphne_bodies import leave_bodies_to_django  # noqa: E402
 
 leave_bodies_to_django()
 
-if os.environ.get("PSBIR_PRELOAD_MODEL", "").lower() in ("1", "true", "yes", "on"):
+if settings.PSBIR_PRELOAD_MODEL:
     # Load the model now, off the request path: the first search costs what the others do.
     from retrieval.engine_runtime import start_warm_up  # noqa: E402
 

@@ -283,6 +283,28 @@ PSBIR_FEEDBACK_THRESHOLD = int(os.environ.get("PSBIR_FEEDBACK_THRESHOLD", "5"))
 PSBIR_DEFAULT_PERSONAL_WEIGHT = float(os.environ.get("PSBIR_DEFAULT_PERSONAL_WEIGHT", "0.75"))
 # Where the measured closeness rules live (personalization.closeness_rules); "" = the shipped.
 PSBIR_CLOSENESS_FILE = os.environ.get("PSBIR_CLOSENESS_FILE", "")
+# Eq. 9: photos per branch (Y = 0 / 0.5 / 1) and sketch. The paper uses 100; 25 keeps
+# training of 10 sketches within a minute of one CPU core (measured by the benchmark).
+PSBIR_PERSONAL_SAMPLES_PER_BRANCH = int(os.environ.get("PSBIR_PERSONAL_SAMPLES_PER_BRANCH", "25"))
+PSBIR_PERSONAL_ROUNDS = int(os.environ.get("PSBIR_PERSONAL_ROUNDS", "20"))  # the paper's 20
+PSBIR_PERSONAL_BATCH_SIZE = int(os.environ.get("PSBIR_PERSONAL_BATCH_SIZE", "64"))
+# Most recent marked sketches a training run uses (bounds its memory and time).
+PSBIR_PERSONAL_MAX_SKETCHES = int(os.environ.get("PSBIR_PERSONAL_MAX_SKETCHES", "50"))
+# General candidates re-scored by the personal head (at least top K). 50: an
+# EfficientNet-Lite2 head costs ~3 ms a map on this 2-core CPU, so 50 keeps a personal
+# search within 300 ms (scripts/search_benchmark.py, docs/benchmarks.md).
+PSBIR_PERSONAL_RESCORE_DEPTH = int(os.environ.get("PSBIR_PERSONAL_RESCORE_DEPTH", "50"))
+# The memory term (a mark changes the next search at once, personalization/ranking.py):
+# on or off (the paper's eq. 18 alone); how many of the newest marks it reads.
+PSBIR_PERSONAL_MEMORY = _env_bool("PSBIR_PERSONAL_MEMORY", True)
+PSBIR_PERSONAL_MEMORY_MARKS = int(os.environ.get("PSBIR_PERSONAL_MEMORY_MARKS", "200"))
+# Eq. 18 on calibrated distances (on) or raw ones as the paper (off).
+PSBIR_PERSONAL_CALIBRATED = _env_bool("PSBIR_PERSONAL_CALIBRATED", True)
+
+# --- Serving -------------------------------------------------------------------------------
+# Load the general model when the ASGI application starts (scripts/start.sh sets it), so the
+# first search costs what the others do.
+PSBIR_PRELOAD_MODEL = _env_bool("PSBIR_PRELOAD_MODEL", False)
 
 LOGGING = {
     "version": 1,

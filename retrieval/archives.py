@@ -17,8 +17,6 @@ from typing import BinaryIO
 
 from django.conf import settings
 
-DEFAULT_MAX_FILES = 5000
-DEFAULT_MAX_UNCOMPRESSED_BYTES = 2 * 1024 * 1024 * 1024
 NESTED_ARCHIVE_EXTENSIONS = (".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar")
 # Local file header magic of a zip: a nested zip with an innocent name is still refused.
 ZIP_MAGIC = b"PK\x03\x04"
@@ -41,13 +39,11 @@ class ArchiveEntry:
 
 
 def max_files() -> int:
-    return int(getattr(settings, "PSBIR_MAX_ZIP_FILES", DEFAULT_MAX_FILES))
+    return int(settings.PSBIR_MAX_ZIP_FILES)
 
 
 def max_uncompressed_bytes() -> int:
-    return int(
-        getattr(settings, "PSBIR_MAX_ZIP_UNCOMPRESSED_BYTES", DEFAULT_MAX_UNCOMPRESSED_BYTES)
-    )
+    return int(settings.PSBIR_MAX_ZIP_UNCOMPRESSED_BYTES)
 
 
 def unsafe_name_reason(name: str) -> str | None:

@@ -47,7 +47,7 @@ def build_engine() -> Engine:
     # trained with; PSBIR_EDGE_METHOD overrides the latter only when an operator sets it.
     config = EngineConfig(
         model_dir=settings.PSBIR_MODEL_DIR,
-        head_path=getattr(settings, "PSBIR_GENERAL_HEAD", None) or None,
+        head_path=settings.PSBIR_GENERAL_HEAD or None,
         device=settings.PSBIR_DEVICE,
         edge_method=settings.PSBIR_EDGE_METHOD or None,
         mirror_queries=settings.PSBIR_MIRROR_QUERIES,

@@ -24,7 +24,6 @@ from django.utils import timezone
 
 from accounts.models import User
 from personalization import head_files, selectors, training_data
-from personalization.conf import knob
 from personalization.models import PersonalHead, TrainingJob
 from psbir_site import events, job_leases
 
@@ -43,8 +42,8 @@ def finetune_config(*, seed: int = 0, scope: str = "projection") -> Any:
     from personalization.engine.finetune import FinetuneConfig
 
     return FinetuneConfig(
-        rounds=knob("PSBIR_PERSONAL_ROUNDS"),
-        batch_size=knob("PSBIR_PERSONAL_BATCH_SIZE"),
+        rounds=settings.PSBIR_PERSONAL_ROUNDS,
+        batch_size=settings.PSBIR_PERSONAL_BATCH_SIZE,
         seed=seed,
         scope=scope,
     )
@@ -60,11 +59,11 @@ def general_head_for(model_version: str) -> Any:
 
 
 def samples_per_branch() -> int:
-    return knob("PSBIR_PERSONAL_SAMPLES_PER_BRANCH")
+    return settings.PSBIR_PERSONAL_SAMPLES_PER_BRANCH
 
 
 def max_sketches() -> int:
-    return knob("PSBIR_PERSONAL_MAX_SKETCHES")
+    return settings.PSBIR_PERSONAL_MAX_SKETCHES
 
 
 # --- events ------------------------------------------------------------------------------

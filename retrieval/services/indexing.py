@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_BATCH_SIZE = 16
 # Progress events carry the latest failures only; the API has the full list.
 EVENT_FAILURES = 50
 TASK_PATH = "retrieval.tasks.index_job_task"
@@ -44,7 +43,7 @@ AUTO_REINDEX_BACKOFF = timedelta(minutes=10)
 
 
 def batch_size() -> int:
-    return max(1, int(getattr(settings, "PSBIR_INDEX_BATCH_SIZE", DEFAULT_BATCH_SIZE)))
+    return max(1, int(settings.PSBIR_INDEX_BATCH_SIZE))
 
 
 def _chunks(ids: Sequence[int], size: int) -> Iterable[list[int]]:
