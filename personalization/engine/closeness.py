@@ -14,7 +14,7 @@ photo's, expanded with its nearest photos; queries of one subject land on the sa
                    0                                  d >= far
 
 and a search's closeness is that of the nearest taught query. ``near`` and ``far`` are
-measured, never chosen by hand (:mod:`.closeness_calibration`), per kind of pair
+measured, never chosen by hand (:mod:`personalization.lab.closeness_calibration`), per kind of pair
 (sketch-sketch, sketch-photo, photo-photo), on the training split of sketchy-mini, from
 simulated users who taught three subjects ten queries each: ``far`` keeps 99 % of searches on
 subjects a user never taught at exactly no influence, both with the served head on the
@@ -31,13 +31,14 @@ from pathlib import Path
 
 import numpy as np
 
+from retrieval.engine.distances import euclidean_distances
 from retrieval.engine.rule_files import read_entries, write_entry
 
 PAIR_KINDS = ("sketch-sketch", "sketch-photo", "photo-photo")
 QUERY_KINDS = ("sketch", "photo")
 
 # Where the calibration of the shipped general heads lives (written by
-# ``python -m personalization.engine.closeness_calibration``).
+# ``python -m personalization.lab calibrate-closeness``).
 CALIBRATION_PATH = Path(__file__).resolve().parent / "assets" / "closeness.json"
 
 
@@ -114,14 +115,6 @@ def save_rule(rule: ClosenessRule, path: Path = CALIBRATION_PATH) -> None:
     write_entry(path, rule.to_dict())
 
 
-def pairwise(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(len(a), len(b)) Euclidean distances."""
-    a = np.asarray(a, np.float64)
-    b = np.asarray(b, np.float64)
-    d2 = (a**2).sum(1)[:, None] + (b**2).sum(1)[None, :] - 2.0 * a @ b.T
-    return np.sqrt(np.maximum(d2, 0.0))
-
-
 def query_closeness(
     rule: ClosenessRule,
     query_vector: np.ndarray,
@@ -133,5 +126,5 @@ def query_closeness(
     taught_vectors = np.asarray(taught_vectors, np.float64).reshape(len(taught_kinds), -1)
     if not len(taught_kinds):
         return np.zeros(0)
-    d = pairwise(np.asarray(query_vector, np.float64).reshape(1, -1), taught_vectors)[0]
+    d = euclidean_distances(np.asarray(query_vector).reshape(1, -1), taught_vectors)[0]
     return rule.closeness(d, [pair_kind(query_kind, k) for k in taught_kinds])

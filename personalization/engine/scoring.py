@@ -2,7 +2,7 @@
 
 We re-score the general index's candidates with the user's head from their cached trunk
 maps instead of keeping a personal index of the whole library per user: the benchmark
-(``python -m personalization.engine.benchmark``, docs/personalization.md) measures the
+(``python -m personalization.lab benchmark``, docs/personalization.md) measures the
 recall this costs against exact eq. 19 over the whole library, and the latency both add.
 
 **Calibrated mix.** d_general and d_personal come from different heads and need not share a
@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 from torch import nn
 
+from retrieval.engine.distances import euclidean_distances
 from retrieval.engine.model import head_vectors
 
 
@@ -45,12 +46,19 @@ def check_weight(w: float) -> float:
     return value
 
 
+def eq16(query_vectors: np.ndarray, candidate_vectors: np.ndarray) -> np.ndarray:
+    """Eq. 16: ||V^PS - V_i^PC||, (Q, N) float32, from the personal head's vectors of the
+    queries and the candidates (however they were computed: the protocol reuses pooled
+    features for projection heads, search embeds the cached maps)."""
+    return euclidean_distances(query_vectors, candidate_vectors).astype(np.float32)
+
+
 def personal_distances(
     head: nn.Module, query_map: np.ndarray, candidate_maps: np.ndarray
 ) -> np.ndarray:
-    """Eq. 16: ||V^PS - V_i^PC|| for every candidate, float32 (N,)."""
+    """Eq. 16 for one query's trunk map and the candidates' maps, float32 (N,)."""
     vectors = head_vectors(head, np.concatenate([np.asarray(query_map)[None], candidate_maps]))
-    return np.linalg.norm(vectors[1:] - vectors[0], axis=1).astype(np.float32)
+    return eq16(vectors[:1], vectors[1:])[0]
 
 
 @dataclass(frozen=True)
@@ -78,12 +86,9 @@ def distance_scale(sketch_vectors: np.ndarray, photo_vectors: np.ndarray) -> flo
     A robust typical distance between a query and a library photo; dividing by it puts two
     heads whose distances differ by a constant factor on the same scale.
     """
-    a = np.asarray(sketch_vectors, np.float64)
-    b = np.asarray(photo_vectors, np.float64)
-    if not len(a) or not len(b):
+    if not len(sketch_vectors) or not len(photo_vectors):
         return 1.0
-    d2 = (a**2).sum(1)[:, None] + (b**2).sum(1)[None, :] - 2.0 * a @ b.T
-    scale = float(np.median(np.sqrt(np.maximum(d2, 0.0))))
+    scale = float(np.median(euclidean_distances(sketch_vectors, photo_vectors)))
     return scale if math.isfinite(scale) and scale > 0 else 1.0
 
 
@@ -111,14 +116,12 @@ def memory_distances(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(N,) each candidate's Euclidean distance to the nearest marked photo (general space),
     and (N,) which marked photo that is (row of ``marked_vectors``)."""
-    c = np.asarray(candidate_vectors, np.float64)
-    m = np.asarray(marked_vectors, np.float64)
-    if not len(m):
-        return np.zeros(len(c)), np.full(len(c), -1, np.int64)
-    d2 = (c**2).sum(1)[:, None] + (m**2).sum(1)[None, :] - 2.0 * c @ m.T
-    d = np.sqrt(np.maximum(d2, 0.0))
+    n = len(candidate_vectors)
+    if not len(marked_vectors):
+        return np.zeros(n), np.full(n, -1, np.int64)
+    d = euclidean_distances(candidate_vectors, marked_vectors)
     nearest = d.argmin(axis=1)
-    return d[np.arange(len(c)), nearest], nearest
+    return d[np.arange(n), nearest], nearest
 
 
 # The personal side of the ranking, when a user has both a trained head and marks: the head

@@ -2,7 +2,7 @@
 
 A library that holds nothing like the drawing still returns its K nearest photos; only the
 distance says they are weak. The threshold is measured on training data
-(:mod:`retrieval.engine.general_training.far_match_study`: training sketches asked as
+(:mod:`retrieval.lab.studies.far_match`: training sketches asked as
 search asks them, their best distance with their category in the gallery and with it
 removed) and kept in ``assets/far_match.json`` under the general model's version (what the
 served engine calls ``model_version``); a model without a measured threshold gets no note.

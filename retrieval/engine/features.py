@@ -34,7 +34,7 @@ import numpy as np
 
 from .checkpoints import atomic_write
 
-# What manifests written before the shape was recorded hold: VGG-16 conv5 maps.
+# What manifests written before the shape was recorded hold: VGG-16 trunk maps.
 LEGACY_SHAPE = (512, 8, 8)
 _MANIFEST = "manifest.npz"
 _MAX_SHARDS = 32
@@ -70,7 +70,7 @@ class _Manifest:
 
 
 class FeatureStore:
-    """Compact, crash-safe conv5 feature cache (see module docstring)."""
+    """Compact, crash-safe trunk-map cache (see module docstring)."""
 
     def __init__(self, directory: Path, shape: tuple[int, int, int] | None = None) -> None:
         self.directory = Path(directory)

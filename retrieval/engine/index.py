@@ -13,7 +13,7 @@ Contract (all arrays numpy):
 Exact search (``IndexIDMap2(IndexFlatL2)``) by default. When the index grows past
 ``ann_threshold`` vectors it is rebuilt as an inverted-file index (``IndexIVFFlat``, about
 4 sqrt(N) lists, ``nprobe`` lists visited per query; recall measured by
-``python -m retrieval.engine.benchmark``), and back to exact below half the threshold.
+``python -m retrieval.lab benchmark``), and back to exact below half the threshold.
 An index is a cache rebuilt from the database; ``metadata`` (e.g. the model version) is
 saved with it so a caller can refuse an index built by another model.
 """

@@ -88,7 +88,7 @@ class SketchEmbedding:
 def _head_missing_message(path: Path) -> str:
     return (
         f"The general head {path} does not exist yet. Train one with "
-        f"`python -m retrieval.engine.train_general --data DIR --out {path}`."
+        f"`python -m retrieval.lab train --data DIR --out {path}`."
     )
 
 
@@ -298,13 +298,6 @@ def mirror_mean(vector: np.ndarray, mirrored: np.ndarray) -> np.ndarray:
     total = np.asarray(vector, np.float32) + np.asarray(mirrored, np.float32)
     norm = np.linalg.norm(total, axis=-1, keepdims=True)
     return (total / np.maximum(norm, 1e-12)).astype(np.float32)
-
-
-def head_vectors(
-    features: np.ndarray, head: torch.nn.Module, default_device: torch.device | str = "cpu"
-) -> np.ndarray:
-    """Deprecated argument order of :func:`.model.head_vectors` (kept for the lab's callers)."""
-    return model_head_vectors(head, features, device=default_device)
 
 
 def _as_rgb(image: np.ndarray) -> np.ndarray:

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .distances import squared_distances
+
 DEFAULT_NEIGHBOURS = 3  # photos averaged into the query (0: no expansion)
 
 
@@ -41,13 +43,10 @@ def expand(queries: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
 
 def nearest(queries: np.ndarray, gallery: np.ndarray, k: int) -> np.ndarray:
     """(Q, k) indices of each query's ``k`` nearest gallery vectors (Euclidean, exact)."""
-    q = np.asarray(queries, np.float64)
-    g = np.asarray(gallery, np.float64)
-    k = min(int(k), len(g))
+    k = min(int(k), len(gallery))
     if k <= 0:
-        return np.zeros((len(q), 0), np.int64)
-    d2 = (q**2).sum(1)[:, None] + (g**2).sum(1)[None, :] - 2.0 * q @ g.T
-    return np.argsort(d2, axis=1, kind="stable")[:, :k]
+        return np.zeros((len(queries), 0), np.int64)
+    return np.argsort(squared_distances(queries, gallery), axis=1, kind="stable")[:, :k]
 
 
 def expand_against(

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retrieval.engine.data import read_rgb
 from retrieval.engine.index import VectorIndex
 from retrieval.engine.pipeline import Engine, EngineConfig
 from retrieval.engine.query_expansion import DEFAULT_NEIGHBOURS, expand_against
+from retrieval.lab.data import read_rgb
 
 DEMO = Path(__file__).resolve().parents[2] / "retrieval" / "demo_library"
 CANVAS = 400

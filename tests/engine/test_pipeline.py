@@ -88,7 +88,7 @@ def test_model_version_is_stable_and_tracks_the_head(engine, model_dir, tmp_path
 
 
 def test_missing_head_names_the_command_that_creates_it(model_dir, tmp_path):
-    with pytest.raises(ModelNotReadyError, match=r"python -m retrieval\.engine\.train_general"):
+    with pytest.raises(ModelNotReadyError, match=r"python -m retrieval\.lab train"):
         Engine(EngineConfig(model_dir=model_dir, head_path=tmp_path / "none.pt"))
     with pytest.raises(ValueError):
         Engine(EngineConfig(model_dir=model_dir, head_path=tmp_path / "x.pt", edge_method="gpb"))

@@ -3,8 +3,9 @@
     python manage.py evaluate --data DIR --out RESULTS_DIR [--seed N]
         [--general-checkpoint PATH | --train-general] [--quick] ...
 
-Same options and outputs as ``python -m personalization.engine.protocol`` (see that module);
-the model folder and device default to the site's PSBIR_MODEL_DIR and PSBIR_DEVICE.
+Same options, code and outputs as ``python -m personalization.lab protocol``
+(:mod:`personalization.lab.jobs.protocol`); the model folder and device default to the
+site's PSBIR_MODEL_DIR and PSBIR_DEVICE.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import torch
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from personalization.engine import protocol
-from personalization.engine.protocol_report import text_summary
+from personalization.lab.jobs import protocol
+from personalization.lab.protocol.report import text_summary
+from retrieval.lab.options import apply_threads
 
 
 class Command(BaseCommand):
@@ -32,9 +33,10 @@ class Command(BaseCommand):
             options["model_dir"] = Path(settings.PSBIR_MODEL_DIR)
         if options["device"] == "auto":
             options["device"] = settings.PSBIR_DEVICE
-        torch.set_num_threads(max(1, options["threads"]))
+        namespace = argparse.Namespace(**options)
+        apply_threads(namespace)
         try:
-            report = protocol.run_protocol(protocol.config_from_args(argparse.Namespace(**options)))
+            report = protocol.report(namespace)
         except (FileNotFoundError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(text_summary(report))

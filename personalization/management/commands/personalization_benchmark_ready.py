@@ -68,7 +68,7 @@ class Command(BaseCommand):
                 shutil.rmtree(Path(root) / f"tenant-{tenant.pk}", ignore_errors=True)
 
     def _world(self, tenant: Tenant, sketches: int, photos: int) -> User:
-        from personalization.engine.synthetic import SyntheticLibrary
+        from personalization.lab.synthetic import SyntheticLibrary
         from retrieval.engine_runtime import get_engine
 
         engine = get_engine()
