@@ -5,10 +5,8 @@ from typing import Any
 from django.contrib import admin
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from accounts import user_data
 from accounts.models import Invitation, Tenant, User
 
 
@@ -29,8 +27,10 @@ class TenantAdmin(admin.ModelAdmin):
     inlines = [UserInline]
 
 
-@admin.register(User)
 class UserAdmin(DjangoUserAdmin):
+    """How users are listed and edited. Registered on the site's top floor
+    (psbir_site.user_data.admin), whose deletion takes the user's data in every app along."""
+
     list_display = ["username", "email", "tenant", "role", "is_active", "is_staff", "last_login"]
     list_filter = ["role", "is_active", "is_staff", "is_superuser", "tenant"]
     list_select_related = ["tenant"]
@@ -43,19 +43,6 @@ class UserAdmin(DjangoUserAdmin):
         *DjangoUserAdmin.add_fieldsets,
         ("Organisation", {"fields": ("tenant", "role")}),
     )
-
-    # Deleting a user deletes all their data with them, files on disk included, and writes
-    # one admin-log entry saying what went (accounts.user_data.user_delete), in place of
-    # the admin's own bare "Deleted" entry.
-    def log_deletions(self, request: HttpRequest, queryset: Any) -> list:
-        return []
-
-    def delete_model(self, request: HttpRequest, obj: User) -> None:
-        user_data.user_delete(user=obj, actor=request.user)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        for user in queryset:
-            user_data.user_delete(user=user, actor=request.user)
 
 
 @admin.register(Invitation)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts import data_views, views
+from accounts import views
 
 app_name = "accounts"
 
@@ -9,9 +9,6 @@ urlpatterns = [
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("signup/", views.signup, name="signup"),
     path("password/", views.PasswordChangeView.as_view(), name="password-change"),
-    path("data/", data_views.data_overview, name="data"),
-    path("data/export/", data_views.data_export_download, name="data-export"),
-    path("data/delete/", data_views.data_delete, name="data-delete"),
     path("members/", views.members, name="members"),
     path("members/create/", views.member_create, name="member-create"),
     path("members/invite/", views.member_invite, name="member-invite"),

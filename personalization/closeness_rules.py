@@ -1,6 +1,6 @@
 """The closeness rule of the serving general model (personalization.engine.closeness).
 
-Rules are measured per general model (``python -m personalization.engine.closeness_calibration``)
+Rules are measured per general model (``python -m personalization.lab calibrate-closeness``)
 and stored in ``personalization/engine/assets/closeness.json`` under the model version the
 engine reports. A model without a measured rule gets none: then no feedback reaches any
 other search (closeness 0 everywhere), which is safe, and a warning says how to measure one.
@@ -45,7 +45,7 @@ def rule_for(model_version: str) -> ClosenessRule | None:
         logger.warning(
             "no closeness rule for general model %s in %s: feedback will not personalize "
             "other searches; measure one with python -m "
-            "personalization.engine.closeness_calibration",
+            "personalization.lab calibrate-closeness",
             model_version,
             path,
         )

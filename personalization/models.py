@@ -107,7 +107,7 @@ class PersonalHead(TenantOwnedModel):
     sketch_count = models.PositiveIntegerField(default=0)
     # The last Feedback id the training set was built from ("new feedback since this head").
     feedback_watermark = models.PositiveBigIntegerField(default=0)
-    # General model version of the conv5 maps it was trained on; it only re-scores those.
+    # General model version of the trunk maps it was trained on; it only re-scores those.
     model_version = models.CharField(max_length=80, blank=True)
     loss_curve = models.JSONField(default=list, blank=True)
     # Sizes and rules of the eq. 9 set, training time, config: what the history page shows.

@@ -1,9 +1,10 @@
 """The seam between general search and a user's personalization (eqs. 16-19 + marks).
 
-retrieval's search service calls :func:`rank_for_user` with the general candidates (the
-general index's nearest photos, at least 200) and the query as it was asked. What the user
-gets depends on how close the query is to the queries their feedback answered
-(:mod:`personalization.engine.closeness`, closeness c in [0, 1]; far from all: c = 0):
+The search a user runs (:mod:`personalization.services.search`) calls :func:`rank_for_user`
+with the general candidates (the general index's nearest photos, at least 200) and the query
+as it was asked. What the user gets depends on how close the query is to the queries their
+feedback answered (:mod:`personalization.engine.closeness`, closeness c in [0, 1]; far from
+all: c = 0):
 
 - strength s = w x c (w: the slider). s = 0 (w = 0, or nothing taught near this query):
   the general ranking itself, nothing of the user's read or mixed in;

@@ -1,4 +1,8 @@
-"""Pages that explain results: before / after of a stored query ("compare now")."""
+"""Pages of the search a user runs: before / after of a stored query ("compare now").
+
+Its URL name stays in retrieval's namespace (``retrieval:query-compare``;
+personalization.search_urls), its template is ``retrieval/query_compare.html``.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from accounts.permissions import tenant_member_required
+from personalization.services import compare
 from retrieval import selectors
-from retrieval.services import compare, search
+from retrieval.services.queries import SearchUnavailable
 
 
 def _rows(rows: list[Any], images: dict[int, Any], changes: dict[int, Any]) -> list[dict]:
@@ -27,7 +32,7 @@ def query_compare(request: HttpRequest, pk: int) -> HttpResponse:
     context: dict[str, Any] = {"query": query, "comparison": None, "problem": ""}
     try:
         comparison = compare.query_compare(user=request.user, query=query)
-    except (search.SearchUnavailable, WeightsMissingError, ModelNotReadyError) as exc:
+    except (SearchUnavailable, WeightsMissingError, ModelNotReadyError) as exc:
         context["problem"] = str(exc)
         return render(request, "retrieval/query_compare.html", context)
     ids = {row.image_id for rows in (comparison.then, comparison.now_general) for row in rows}

@@ -1,4 +1,4 @@
-"""From a user's stored feedback to the engine's inputs: eq. 9 set, sketch and photo conv5 maps.
+"""From a user's stored feedback to the engine's inputs: eq. 9 set, sketch and photo trunk maps.
 
 Rules (docs/personalization.md says why):
 
@@ -7,23 +7,28 @@ Rules (docs/personalization.md says why):
 - the most recent ``max_sketches`` sketches are used (memory and time stay bounded);
 - the photos a sketch is compared with are the indexed photos of the libraries it searched,
   and only while their cached features are of the model version the sketch was embedded
-  with: conv5 maps of two model versions are never mixed in one head. When feedback spans
+  with: trunk maps of two model versions are never mixed in one head. When feedback spans
   versions, the newest usable sketch's version wins and the others are skipped (and said so).
+
+Library features (which photos, their labels, trunk maps and general vectors) are read
+through one retrieval selector, :func:`retrieval.selectors.photo_features`.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from personalization import selectors
 from personalization.engine.dataset import FeedbackItem, TrainingSet, build_training_set
 from personalization.engine.grouping import PhotoPool
-from retrieval import index_store
-from retrieval.models import ImageLibrary, LibraryImage, SketchQuery
+from retrieval import selectors as retrieval_selectors
+
+if TYPE_CHECKING:
+    from retrieval.models import ImageLibrary, SketchQuery
 
 
 class NoTrainingData(Exception):
@@ -39,26 +44,6 @@ class TrainingInputs:
     feedback_count: int
     watermark: int
     skipped: dict[int, str] = field(default_factory=dict)  # query id -> why
-
-
-@dataclass
-class _Pool:
-    libraries: list[ImageLibrary]
-    ids: np.ndarray
-    library_of: dict[int, ImageLibrary]
-    parents: np.ndarray
-    subs: np.ndarray
-
-
-def sketch_map(query: SketchQuery) -> np.ndarray | None:
-    """The query's stored float16 trunk map (its length names the trunk's map shape)."""
-    from retrieval.engine.trunks import map_shape_for_bytes
-
-    raw = bytes(query.features) if query.features is not None else b""
-    shape = map_shape_for_bytes(len(raw))
-    if shape is None:
-        return None
-    return np.frombuffer(raw, dtype=np.float16).reshape(shape)
 
 
 def collect(
@@ -78,20 +63,15 @@ def collect(
     for mark in marks:
         chosen.setdefault(mark.query_id, set()).add(mark.result.image_id)
     query_ids = list(chosen)[:max_sketches]
-    queries = {
-        q.pk: q
-        for q in SketchQuery.objects.for_tenant(user.tenant_id)
-        .filter(user=user, pk__in=query_ids)
-        .prefetch_related("libraries")
-    }
+    queries = {q.pk: q for q in retrieval_selectors.query_list(user=user, ids=query_ids)}
 
     skipped: dict[int, str] = {}
     version = None
     usable: list[tuple[SketchQuery, np.ndarray, list[ImageLibrary]]] = []
     for qid in query_ids:
         query = queries[qid]
-        features = sketch_map(query)
-        if features is None:
+        sketch = retrieval_selectors.query_trunk_map(query=query)
+        if sketch is None:
             skipped[qid] = "the sketch has no cached features"
             continue
         libraries = [
@@ -104,25 +84,29 @@ def collect(
         if query.model_version != version:
             skipped[qid] = f"embedded with model {query.model_version}, not {version}"
             continue
-        usable.append((query, features, libraries))
+        usable.append((query, sketch, libraries))
     if not usable:
         raise NoTrainingData("None of your marked searches can be used: " + _reasons(skipped))
 
-    pools: dict[tuple[int, ...], _Pool] = {}
+    searched = {lib.pk: lib for _, _, libraries in usable for lib in libraries}
+    features = retrieval_selectors.photo_features(
+        libraries=list(searched.values()), model_version=version
+    )
+    pools: dict[tuple[int, ...], retrieval_selectors.PhotoFeatures] = {}
     items: list[FeedbackItem] = []
     sketches: dict[int, np.ndarray] = {}
-    for query, features, libraries in usable:
+    for query, sketch, libraries in usable:
         key = tuple(sorted(lib.pk for lib in libraries))
         if key not in pools:
-            pools[key] = _load_pool(libraries, version)
+            pools[key] = features.of_libraries(key)
         items.append(FeedbackItem(query.pk, key, tuple(sorted(chosen[query.pk]))))
-        sketches[query.pk] = features
+        sketches[query.pk] = sketch
 
     engine_pools = {
         key: PhotoPool(
             ids=pool.ids,
-            parents=pool.parents,
-            subs=pool.subs,
+            parents=pool.categories,
+            subs=pool.subcategories,
             general_vectors=_general_vectors(pool) if _needs_vectors(pool, items, key) else None,
         )
         for key, pool in pools.items()
@@ -134,13 +118,10 @@ def collect(
     if len(training_set) == 0:
         raise NoTrainingData("Your marks give no training pairs: " + _reasons(skipped))
 
-    library_of: dict[int, ImageLibrary] = {}
-    for pool in pools.values():
-        library_of.update(pool.library_of)
     return TrainingInputs(
         training_set=training_set,
         sketch_maps=np.stack([sketches[k] for k in training_set.sketch_keys]),
-        photo_maps=_photo_maps(training_set.photo_ids, library_of, version),
+        photo_maps=features.trunk_maps(training_set.photo_ids),
         model_version=version,
         feedback_count=sum(len(chosen[k]) for k in training_set.sketch_keys),
         watermark=watermark,
@@ -153,74 +134,25 @@ def _reasons(skipped: dict[int, str]) -> str:
     return "; ".join(reasons) if reasons else "no usable marks"
 
 
-def _load_pool(libraries: list[ImageLibrary], version: str) -> _Pool:
-    tenant_id = libraries[0].tenant_id
-    rows = list(
-        LibraryImage.objects.for_tenant(tenant_id)
-        .filter(
-            library__in=libraries,
-            status=LibraryImage.Status.INDEXED,
-            model_version=version,
-        )
-        .order_by("id")
-        .values_list("id", "library_id", "category", "subcategory")
-    )
-    by_id = {lib.pk: lib for lib in libraries}
-    cached: dict[int, set[int]] = {
-        lib.pk: set(index_store.feature_store(lib, version).ids().tolist()) for lib in libraries
-    }
-    rows = [row for row in rows if row[0] in cached[row[1]]]
-    return _Pool(
-        libraries=libraries,
-        ids=np.array([r[0] for r in rows], dtype=np.int64),
-        library_of={r[0]: by_id[r[1]] for r in rows},
-        parents=np.array([r[2].strip() for r in rows], dtype=object).astype(str),
-        subs=np.array([r[3].strip() for r in rows], dtype=object).astype(str),
-    )
-
-
-def _needs_vectors(pool: _Pool, items: list[FeedbackItem], key: tuple[int, ...]) -> bool:
+def _needs_vectors(
+    pool: retrieval_selectors.PhotoFeatures, items: list[FeedbackItem], key: tuple[int, ...]
+) -> bool:
     position = {int(pid): i for i, pid in enumerate(pool.ids.tolist())}
     for item in items:
         if item.pool_key != key:
             continue
         for pid in item.chosen_ids:
             i = position.get(pid)
-            if i is not None and (pool.parents[i] == "" or pool.subs[i] == ""):
+            if i is not None and (pool.categories[i] == "" or pool.subcategories[i] == ""):
                 return True
     return False
 
 
-def _general_vectors(pool: _Pool) -> np.ndarray:
+def _general_vectors(pool: retrieval_selectors.PhotoFeatures) -> np.ndarray:
     """General vectors of the pool's photos, read back from the served indexes."""
-    out = np.zeros((len(pool.ids), 512), dtype=np.float32)
-    by_library: dict[int, list[int]] = defaultdict(list)
-    for row, pid in enumerate(pool.ids.tolist()):
-        by_library[pool.library_of[pid].pk].append(row)
-    for library in pool.libraries:
-        rows = by_library.get(library.pk)
-        if rows:
-            try:
-                out[rows] = index_store.served_index(library).vectors(pool.ids[rows])
-            except (KeyError, FileNotFoundError) as exc:
-                raise NoTrainingData(
-                    f"Library “{library.name}” is being re-indexed; try again when it is done."
-                ) from exc
-    return out
-
-
-def _photo_maps(photo_ids: np.ndarray, library_of: dict[int, ImageLibrary], version: str):
-    out: np.ndarray | None = None
-    by_library: dict[int, list[int]] = defaultdict(list)
-    libraries: dict[int, ImageLibrary] = {}
-    for row, pid in enumerate(photo_ids.tolist()):
-        library = library_of[pid]
-        by_library[library.pk].append(row)
-        libraries[library.pk] = library
-    for library_id, rows in by_library.items():
-        store = index_store.feature_store(libraries[library_id], version)
-        maps = store.get(photo_ids[rows]).astype(np.float16)
-        if out is None:
-            out = np.empty((len(photo_ids), *maps.shape[1:]), dtype=np.float16)
-        out[rows] = maps
-    return out if out is not None else np.zeros((0, 512, 8, 8), np.float16)
+    try:
+        return pool.general_vectors()
+    except retrieval_selectors.IndexUnavailable as exc:
+        raise NoTrainingData(
+            f"Library “{exc.library.name}” is being re-indexed; try again when it is done."
+        ) from exc

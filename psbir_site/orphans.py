@@ -5,8 +5,10 @@ crash never leaves a half file in use, but it can leave files no row points to: 
 from a write cut short, an index file written by a job killed before its pointer swap
 committed, an old index whose deletion was to run after a commit the process did not survive,
 a head file whose row was never published, media stored before a row that never committed.
-Each app lists its own candidates (``retrieval.orphans``, ``personalization.orphans``); only
-files older than ``min_age`` go, so a live job's file, written but not yet referenced, stays.
+Each app lists its own candidates with :func:`unreferenced` (``retrieval.orphans``,
+``personalization.orphans``); :mod:`psbir_site.orphan_sweep`, on the site's top floor, sweeps
+them all. Only files older than ``min_age`` go, so a live job's file, written but not yet
+referenced, stays.
 """
 
 from __future__ import annotations
@@ -48,12 +50,16 @@ class SweepReport:
     deleted: bool = False
 
 
+Finder = Callable[[timedelta], Iterable[Path]]
+
+
 def sweep(
-    finders: Iterable[Callable[[timedelta], Iterable[Path]]],
+    finders: Iterable[Finder],
     *,
     min_age: timedelta = DEFAULT_MIN_AGE,
     dry_run: bool = False,
 ) -> SweepReport:
+    """Delete (``dry_run``: only list) what ``finders`` find older than ``min_age``."""
     report = SweepReport(deleted=not dry_run)
     for finder in finders:
         for path in finder(min_age):
@@ -68,14 +74,3 @@ def sweep(
     if report.files and not dry_run:
         logger.warning("deleted %d orphaned files (%d bytes)", len(report.files), report.bytes)
     return report
-
-
-def all_finders() -> list[Callable[[timedelta], Iterable[Path]]]:
-    from personalization.orphans import orphan_head_files
-    from retrieval.orphans import orphan_index_files, orphan_media_files
-
-    return [orphan_index_files, orphan_media_files, orphan_head_files]
-
-
-def sweep_all(*, min_age: timedelta = DEFAULT_MIN_AGE, dry_run: bool = False) -> SweepReport:
-    return sweep(all_finders(), min_age=min_age, dry_run=dry_run)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from psbir_site import orphans
+from psbir_site import orphan_sweep
 
 
 def sweep_orphans() -> int:
     """The daily schedule's entry point: delete crash leftovers; returns how many."""
-    return len(orphans.sweep_all().files)
+    return len(orphan_sweep.sweep_all().files)

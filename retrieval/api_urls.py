@@ -14,15 +14,9 @@ urlpatterns = [
     path("libraries/<int:pk>/jobs/", apis.LibraryJobListApi.as_view(), name="library-jobs"),
     path("jobs/<int:pk>/", apis.JobDetailApi.as_view(), name="job-detail"),
     path("images/<int:pk>/", apis.ImageDetailApi.as_view(), name="image-detail"),
-    path("search/", apis.SearchApi.as_view(), name="search"),
     path("sessions/", apis.SessionListApi.as_view(), name="session-list"),
     path("sessions/<int:pk>/", apis.SessionDetailApi.as_view(), name="session-detail"),
     path("queries/<int:pk>/", apis.QueryDetailApi.as_view(), name="query-detail"),
-    path(
-        "queries/<int:pk>/compare/",
-        insight_apis.QueryCompareApi.as_view(),
-        name="query-compare",
-    ),
     path("results/<int:pk>/why/", insight_apis.ResultWhyApi.as_view(), name="result-why"),
     path(
         "images/<int:pk>/index-entry/",

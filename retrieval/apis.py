@@ -1,4 +1,5 @@
-"""REST endpoints for libraries, photos, index jobs, search and sessions.
+"""REST endpoints for libraries, photos, index jobs, sessions and queries (the search itself,
+``/api/search/``, is personalization.search_apis).
 
 Each endpoint validates, calls one selector or service, and serializes. Objects are always
 fetched through the caller's tenant (and, for sessions and queries, the caller): another
@@ -9,13 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts.permissions import IsTenantAdmin, IsTenantMember
@@ -31,15 +31,13 @@ from retrieval.serializers import (
     LibrarySerializer,
     LibraryWriteSerializer,
     QueryDetailSerializer,
-    SearchRequestSerializer,
-    SearchResponseSerializer,
     SessionDetailSerializer,
     SessionSerializer,
     SessionWriteSerializer,
     ZipUploadSerializer,
 )
 from retrieval.services import images as image_services
-from retrieval.services import indexing, libraries, search, sessions
+from retrieval.services import indexing, libraries, sessions
 
 TAG_LIBRARIES = "libraries"
 TAG_SEARCH = "search"
@@ -326,86 +324,7 @@ class ImageDetailApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-# --- search, sessions, queries -------------------------------------------------------------
-
-
-class SearchApi(APIView):
-    permission_classes = [IsTenantMember]
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "search"
-
-    @extend_schema(
-        tags=[TAG_SEARCH],
-        request={
-            "application/json": SearchRequestSerializer,
-            "multipart/form-data": SearchRequestSerializer,
-        },
-        responses={
-            201: SearchResponseSerializer,
-            400: OpenApiResponse(description="Bad sketch, K or w."),
-            404: OpenApiResponse(description="`image` or `session` is not one of yours."),
-            409: OpenApiResponse(
-                description="No chosen library can be searched now, or the `image` photo "
-                "is not in the current model's index."
-            ),
-            503: OpenApiResponse(description="The model is not installed."),
-        },
-        description="Search with a sketch (canvas strokes as JSON, or an image), or with one "
-        "of your organisation's library photos (`image`: more like this). The query "
-        "and its top-K results are stored in a session: `session` when given, else your most "
-        "recent session, or a new one when `new_session` is true or you have none. A "
-        "session's automatic title says when it started, what its first search was probably "
-        "of and how many searches it holds. `warnings` says when a chosen library was not "
-        "searched, and when even the closest photo is far from the drawing (a threshold "
-        "measured per model on training sketches).",
-    )
-    def post(self, request: Request) -> Response:
-        from retrieval.engine.errors import ModelNotReadyError, WeightsMissingError
-
-        data = SearchRequestSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
-        tenant = _tenant(request)
-        wanted = values.get("libraries") or []
-        if wanted:
-            chosen = selectors.libraries_by_ids(tenant=tenant, ids=wanted)
-            unknown = sorted(set(wanted) - {lib.pk for lib in chosen})
-            if unknown:
-                raise exceptions.ValidationError(
-                    {"libraries": f"Unknown library id(s): {', '.join(map(str, unknown))}."}
-                )
-        else:
-            chosen = list(selectors.library_list(tenant=tenant))
-        session = None
-        if values.get("session") is not None:
-            session = selectors.session_get(user=request.user, pk=values["session"])
-        elif not values.get("new_session"):
-            # Without `session`, the query joins the user's current (most recent) session;
-            # `new_session: true` starts one (titled automatically, sessions.automatic_title).
-            session = sessions.current_session(user=request.user)
-        source_image = None
-        if values.get("image") is not None:
-            source_image = selectors.image_get(tenant=tenant, pk=values["image"])
-        sketch = values.get("sketch")
-        try:
-            outcome = search.search_run(
-                user=request.user,
-                libraries=chosen,
-                strokes=values.get("strokes"),
-                sketch_bytes=sketch.read() if sketch is not None else None,
-                source_image=source_image,
-                top_k=values["top_k"],
-                personal_weight=values["personal_weight"],
-                session=session,
-            )
-        except search.SearchUnavailable as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-        except (WeightsMissingError, ModelNotReadyError) as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
-        query = selectors.query_get(user=request.user, pk=outcome.query.pk)
-        query.warnings = outcome.warnings
-        return Response(SearchResponseSerializer(query).data, status=status.HTTP_201_CREATED)
+# --- sessions, queries -------------------------------------------------------------------
 
 
 class SessionListApi(APIView):

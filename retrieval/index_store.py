@@ -1,6 +1,6 @@
 """Where a library's derived data lives on disk, and the per-process cache of served indexes.
 
-- conv5 cache: ``PSBIR_FEATURE_DIR/tenant-<t>/library-<l>/<model version>/`` (a FeatureStore);
+- trunk-map cache: ``PSBIR_FEATURE_DIR/tenant-<t>/library-<l>/<model version>/`` (a FeatureStore);
 - FAISS index: ``PSBIR_INDEX_DIR/tenant-<t>/library-<l>/<model version>-<token>.faiss``.
 
 Paths are built from server-side ids and a sanitised version string only. An index file is
@@ -44,7 +44,7 @@ def _library_part(library: ImageLibrary) -> Path:
 
 
 def feature_root(library: ImageLibrary) -> Path:
-    """The library's conv5 caches, one sub-folder per model version."""
+    """The library's trunk-map caches, one sub-folder per model version."""
     return Path(settings.PSBIR_FEATURE_DIR) / _library_part(library)
 
 

@@ -1,4 +1,5 @@
-"""API shapes of the insight endpoints: before / after, why this result, a photo's index entry."""
+"""API shapes of the insight endpoints: why this result, a photo's index entry (before / after
+is personalization.search_serializers)."""
 
 from __future__ import annotations
 
@@ -10,62 +11,6 @@ from rest_framework import serializers
 
 from psbir_site.api_schema import NULLABLE_STRING
 from retrieval.serializers import media_urls
-
-
-class ComparedResultSerializer(serializers.Serializer):
-    rank = serializers.IntegerField()
-    image_id = serializers.IntegerField()
-    distance = serializers.FloatField()
-    general_distance = serializers.FloatField()
-    personal_distance = serializers.FloatField(allow_null=True)
-    marked = serializers.BooleanField(help_text="You marked this photo as meant on the query.")
-    thumb_url = serializers.SerializerMethodField()
-
-    def get_thumb_url(self, obj: Any) -> str:
-        return media_urls(obj.image_id)["thumb_url"]
-
-
-class RankChangeSerializer(serializers.Serializer):
-    image_id = serializers.IntegerField()
-    then_rank = serializers.IntegerField(allow_null=True)
-    general_rank = serializers.IntegerField(
-        allow_null=True, help_text="Today, general model (null: not in the top K)."
-    )
-    personal_rank = serializers.IntegerField(
-        allow_null=True, help_text="Today, personalized at your w (null: not in the top K)."
-    )
-    moved = serializers.IntegerField(
-        allow_null=True, help_text="Places gained from then to today's personalized list."
-    )
-    label = serializers.CharField(help_text='E.g. "#14 -> #2".')
-
-
-class ComparisonSerializer(serializers.Serializer):
-    query_id = serializers.IntegerField(source="query.pk")
-    query_kind = serializers.SerializerMethodField()
-    top_k = serializers.IntegerField(source="query.top_k")
-    then_model_version = serializers.CharField(source="query.model_version")
-    then_personal_weight = serializers.FloatField(source="query.personal_weight")
-    then_personal_head_version = serializers.IntegerField(
-        source="query.personal_head_version", allow_null=True
-    )
-    model_version = serializers.CharField(help_text="Today's general model.")
-    personal_weight = serializers.FloatField(help_text="Today's w (0 when not personalized).")
-    personal_head_version = serializers.IntegerField(allow_null=True)
-    personalized = serializers.BooleanField(help_text="A personal head re-scored today's list.")
-    memory_marks = serializers.IntegerField(
-        help_text="Photos you marked that pulled today's personalized list (before training too)."
-    )
-    then = ComparedResultSerializer(many=True, help_text="The results stored with the query.")
-    now_general = ComparedResultSerializer(many=True)
-    now_personal = ComparedResultSerializer(many=True)
-    changes = RankChangeSerializer(many=True, help_text="Every photo you marked on the query.")
-    warnings = serializers.ListField(child=serializers.CharField())
-
-    @extend_schema_field(serializers.ChoiceField(choices=["strokes", "sketch", "photo"]))
-    def get_query_kind(self, obj: Any) -> str:
-        return obj.query.kind
-
 
 TERM_LABELS = {
     "general": "general model",

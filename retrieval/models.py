@@ -1,6 +1,6 @@
 """Image libraries, their photos, index builds, and the searches people run on them.
 
-The database is the source of truth; edge maps, conv5 caches, vectors and FAISS indexes are
+The database is the source of truth; edge maps, trunk-map caches, vectors and FAISS indexes are
 derived data, rebuildable from the stored photo and the model version recorded beside them.
 """
 
@@ -73,7 +73,7 @@ class LibraryImage(TenantOwnedModel):
     sha256 = models.CharField(max_length=64, blank=True, db_index=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     error = models.CharField(max_length=300, blank=True)
-    # Model version of the cached conv5 features / general vector of this photo.
+    # Model version of the cached trunk maps / general vector of this photo.
     model_version = models.CharField(max_length=80, blank=True)
 
     class Meta:
@@ -150,8 +150,8 @@ class SketchQuery(TenantOwnedModel):
         LibraryImage, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     sketch_image = models.ImageField(upload_to=_sketch_upload_path, max_length=300, blank=True)
-    # conv5 features of the binarised sketch (float16, 512x8x8), kept so a personalized head
-    # can be trained from this query without re-running conv1-5.
+    # Trunk map of the binarised sketch (float16, e.g. 208x8x8 for Lite2), kept so a
+    # personalized head can be trained from this query without re-running the trunk.
     features = models.BinaryField(null=True, blank=True)
     # The general vector the index was asked with (float32): a sketch's averaged with its
     # mirror image's (a photo's own), expanded with its nearest photos. Feedback given on

@@ -6,7 +6,9 @@ colleague in the same organisation gets the same 404 as a stranger.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -122,6 +124,27 @@ def query_get(*, user: Any, pk: Any, with_results: bool = True) -> SketchQuery:
     return queries.get_for_tenant_or_404(user.tenant_id, pk=pk)
 
 
+def query_list(*, user: Any, ids: Sequence[int]) -> QuerySet[SketchQuery]:
+    """``user``'s own queries among ``ids``, with the libraries each searched."""
+    return (
+        SketchQuery.objects.for_tenant(user.tenant_id)
+        .filter(user=user, pk__in=list(ids))
+        .prefetch_related("libraries")
+    )
+
+
+def query_trunk_map(*, query: SketchQuery) -> np.ndarray | None:
+    """The query's stored float16 trunk map (its length names the trunk's map shape); None
+    when it kept none, or one of no known trunk."""
+    from retrieval.engine.trunks import map_shape_for_bytes
+
+    raw = bytes(query.features) if query.features is not None else b""
+    shape = map_shape_for_bytes(len(raw))
+    if shape is None:
+        return None
+    return np.frombuffer(raw, dtype=np.float16).reshape(shape)
+
+
 # --- general candidates from the served indexes --------------------------------------------
 
 
@@ -160,26 +183,66 @@ def _served(library: ImageLibrary) -> Any:
         return index_store.served_index(library)
 
 
-def general_candidates(
-    *, libraries: Sequence[ImageLibrary], vector: np.ndarray, k: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` nearest photos over all ``libraries`` as (ids int64, distances float32).
+@dataclass(frozen=True)
+class GeneralCandidates:
+    """The served indexes' answer to a query: the vector they were asked (the query's,
+    expanded with its nearest photos) and the photos nearest to it, nearest first."""
 
-    Each library's index is searched on its own and the answers merged by distance (every
-    index holds vectors of the same model version: the caller checked). Ids whose photo was
-    deleted since the index was written are dropped.
+    vector: np.ndarray  # float32 (D,)
+    ids: np.ndarray  # int64
+    distances: np.ndarray  # float32, ascending
+
+    @property
+    def best_distance(self) -> float | None:
+        return float(self.distances.min()) if len(self.distances) else None
+
+
+def general_candidates(
+    *,
+    libraries: Sequence[ImageLibrary],
+    vector: np.ndarray,
+    k: int,
+    neighbours: int = 0,
+    exclude: Sequence[int] = (),
+) -> GeneralCandidates:
+    """The ``k`` nearest photos over ``libraries`` to ``vector`` re-asked as the mean of
+    itself and its ``neighbours`` nearest photos (average query expansion,
+    :mod:`retrieval.engine.query_expansion`; 0: ``vector`` as it is), ``exclude`` left out.
+
+    Each library's served index is read once and searched on its own, the answers merged by
+    distance (every index holds vectors of the same model version: the caller checked).
+    With expansion the indexes are asked twice, as the method is: the expanded vector only
+    exists once the first answer is in. Ids whose photo was deleted since the index was
+    written are dropped.
     """
-    ids, distances, _ = _nearest_over(libraries, vector, k)
-    return ids, distances
+    from retrieval.engine.query_expansion import expand
+
+    libraries = list(libraries)
+    indexes = [(library, _served(library)) for library in libraries]
+    query = np.asarray(vector, dtype=np.float32).reshape(-1)
+    if neighbours > 0 and libraries:
+        ids, _, answered_by = _nearest_over(indexes, query, neighbours)
+        if len(ids):
+            # Read from the index that answered each id: no second lookup of their libraries.
+            found = [
+                index.vectors(np.array([i], dtype=np.int64))[0]
+                for i, index in zip(ids.tolist(), answered_by, strict=True)
+            ]
+            query = expand(query[None], np.stack(found)[None])[0]
+    ids, distances, _ = _nearest_over(indexes, query, k + len(exclude))
+    if len(exclude):
+        keep = ~np.isin(ids, np.asarray(exclude, dtype=np.int64))
+        ids, distances = ids[keep], distances[keep]
+    return GeneralCandidates(vector=query, ids=ids, distances=distances)
 
 
 def _nearest_over(
-    libraries: Sequence[ImageLibrary], vector: np.ndarray, k: int
+    indexes: Sequence[tuple[ImageLibrary, Any]], vector: np.ndarray, k: int
 ) -> tuple[np.ndarray, np.ndarray, list[Any]]:
-    """:func:`general_candidates` plus, per id, the served index that answered it."""
+    """The ``k`` nearest live photos over the served ``indexes`` (ids int64, distances
+    float32) and, per id, the index that answered it."""
     found_ids, found_dist, found_in = [], [], []
-    for library in libraries:
-        index = _served(library)
+    for _, index in indexes:
         if len(index) == 0:
             continue
         distances, ids = index.search(np.asarray(vector, dtype=np.float32), k)
@@ -194,38 +257,20 @@ def _nearest_over(
     distances = np.concatenate(found_dist)
     order = np.argsort(distances, kind="stable")[:k]
     ids, distances = ids[order], distances[order]
-    indexes = [found_in[i] for i in order.tolist()]
-    tenant_id = libraries[0].tenant_id
+    answered_by = [found_in[i] for i in order.tolist()]
+    tenant_id = indexes[0][0].tenant_id
     alive = set(
         LibraryImage.objects.for_tenant(tenant_id)
-        .filter(pk__in=ids.tolist(), library__in=[lib.pk for lib in libraries])
+        .filter(pk__in=ids.tolist(), library__in=[library.pk for library, _ in indexes])
         .values_list("pk", flat=True)
     )
     keep = [int(i) in alive for i in ids]
     mask = np.array(keep, dtype=bool)
-    return ids[mask], distances[mask], [ix for ix, kept in zip(indexes, keep, strict=True) if kept]
-
-
-def expanded_query(
-    *, libraries: Sequence[ImageLibrary], vector: np.ndarray, neighbours: int
-) -> np.ndarray:
-    """``vector`` re-asked as the mean of itself and its ``neighbours`` nearest photos over
-    ``libraries`` (average query expansion, :mod:`retrieval.engine.query_expansion`); the
-    vector itself when ``neighbours`` is 0 or no library holds a photo."""
-    from retrieval.engine.query_expansion import expand
-
-    query = np.asarray(vector, dtype=np.float32).reshape(-1)
-    if neighbours <= 0 or not libraries:
-        return query
-    ids, _, indexes = _nearest_over(libraries, query, neighbours)
-    if not len(ids):
-        return query
-    # Read from the index that answered each id: no second lookup of their libraries.
-    found = [
-        index.vectors(np.array([i], dtype=np.int64))[0]
-        for i, index in zip(ids.tolist(), indexes, strict=True)
-    ]
-    return expand(query[None], np.stack(found)[None])[0]
+    return (
+        ids[mask],
+        distances[mask],
+        [ix for ix, kept in zip(answered_by, keep, strict=True) if kept],
+    )
 
 
 # --- what the index holds for one photo (more like this, why this result) ------------------
@@ -342,3 +387,107 @@ def library_category_counts(*, library: ImageLibrary) -> list[tuple[str, int]]:
         .order_by("category")
     )
     return [(category, n) for category, n in rows]
+
+
+# --- the features of a library's photos (what personal training reads) --------------------
+
+
+class IndexUnavailable(LookupError):
+    """A library's served index cannot give the vectors asked for (being re-indexed)."""
+
+    def __init__(self, library: ImageLibrary) -> None:
+        super().__init__(f"library {library.pk} has no served index holding these photos")
+        self.library = library
+
+
+@dataclass(frozen=True)
+class PhotoFeatures:
+    """The indexed photos of some libraries whose trunk maps are cached under one model
+    version, with their labels (stripped; "" unlabelled); their trunk maps and general
+    vectors on demand. Made by :func:`photo_features`."""
+
+    model_version: str
+    ids: np.ndarray  # int64, ascending
+    categories: np.ndarray  # str, aligned with ids
+    subcategories: np.ndarray
+    libraries: tuple[ImageLibrary, ...]
+    library_ids: np.ndarray  # int64, each photo's library, aligned with ids
+
+    def of_libraries(self, library_ids: Sequence[int]) -> PhotoFeatures:
+        """The photos of ``library_ids`` only (a subset of these libraries)."""
+        wanted = {int(i) for i in library_ids}
+        keep = np.isin(self.library_ids, np.asarray(sorted(wanted), dtype=np.int64))
+        return PhotoFeatures(
+            model_version=self.model_version,
+            ids=self.ids[keep],
+            categories=self.categories[keep],
+            subcategories=self.subcategories[keep],
+            libraries=tuple(lib for lib in self.libraries if lib.pk in wanted),
+            library_ids=self.library_ids[keep],
+        )
+
+    def _rows_by_library(self, ids: np.ndarray) -> dict[int, list[int]]:
+        library_of = dict(zip(self.ids.tolist(), self.library_ids.tolist(), strict=True))
+        rows: dict[int, list[int]] = defaultdict(list)
+        for row, image_id in enumerate(np.asarray(ids, dtype=np.int64).tolist()):
+            rows[library_of[image_id]].append(row)
+        return rows
+
+    def trunk_maps(self, ids: np.ndarray) -> np.ndarray:
+        """float16 (N, C, H, W) cached trunk maps of ``ids`` (photos of these), in order."""
+        ids = np.asarray(ids, dtype=np.int64)
+        out: np.ndarray | None = None
+        by_id = {lib.pk: lib for lib in self.libraries}
+        for library_id, rows in self._rows_by_library(ids).items():
+            store = index_store.feature_store(by_id[library_id], self.model_version)
+            maps = store.get(ids[rows]).astype(np.float16)
+            if out is None:
+                out = np.empty((len(ids), *maps.shape[1:]), dtype=np.float16)
+            out[rows] = maps
+        return out if out is not None else np.zeros((0, 512, 8, 8), np.float16)
+
+    def general_vectors(self) -> np.ndarray:
+        """float32 (N, 512) general vectors of all these photos, as the served indexes hold
+        them; :class:`IndexUnavailable` when a library's index does not (being re-indexed)."""
+        out = np.zeros((len(self.ids), 512), dtype=np.float32)
+        rows_of = self._rows_by_library(self.ids)
+        for library in self.libraries:
+            rows = rows_of.get(library.pk)
+            if rows:
+                try:
+                    out[rows] = index_store.served_index(library).vectors(self.ids[rows])
+                except (KeyError, FileNotFoundError) as exc:
+                    raise IndexUnavailable(library) from exc
+        return out
+
+
+def photo_features(*, libraries: Sequence[ImageLibrary], model_version: str) -> PhotoFeatures:
+    """The photos of ``libraries`` (one tenant's) indexed under ``model_version`` whose trunk
+    maps are cached: the one read of library features personal training makes."""
+    libraries = list(libraries)
+    if not libraries:
+        empty = np.zeros(0, dtype=np.int64)
+        return PhotoFeatures(model_version, empty, empty.astype(str), empty.astype(str), (), empty)
+    rows = list(
+        LibraryImage.objects.for_tenant(libraries[0].tenant_id)
+        .filter(
+            library__in=libraries,
+            status=LibraryImage.Status.INDEXED,
+            model_version=model_version,
+        )
+        .order_by("id")
+        .values_list("id", "library_id", "category", "subcategory")
+    )
+    cached: dict[int, set[int]] = {
+        lib.pk: set(index_store.feature_store(lib, model_version).ids().tolist())
+        for lib in libraries
+    }
+    rows = [row for row in rows if row[0] in cached[row[1]]]
+    return PhotoFeatures(
+        model_version=model_version,
+        ids=np.array([r[0] for r in rows], dtype=np.int64),
+        categories=np.array([r[2].strip() for r in rows], dtype=object).astype(str),
+        subcategories=np.array([r[3].strip() for r in rows], dtype=object).astype(str),
+        libraries=tuple(libraries),
+        library_ids=np.array([r[1] for r in rows], dtype=np.int64),
+    )

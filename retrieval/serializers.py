@@ -1,11 +1,10 @@
-"""API shapes for libraries, photos, jobs, searches and sessions."""
+"""API shapes for libraries, photos, jobs, queries and sessions (a search's request and
+answer are personalization.search_serializers)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -21,7 +20,6 @@ from retrieval.models import (
     SearchSession,
     SketchQuery,
 )
-from retrieval.services.search import validate_search_settings
 
 MAX_FILES_PER_UPLOAD = 500
 # Ids are 64-bit (BigAutoField): a larger id cannot exist, and SQLite raises OverflowError
@@ -187,106 +185,6 @@ class ImportOutcomeSerializer(serializers.Serializer):
     label_problems = serializers.ListField(child=serializers.CharField())
 
 
-class StrictFloatField(serializers.FloatField):
-    """A float that refuses booleans (DRF would read true as 1.0, i.e. w = 1)."""
-
-    def to_internal_value(self, data: object) -> float:
-        if isinstance(data, bool):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class SearchRequestSerializer(serializers.Serializer):
-    libraries = serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
-        required=False,
-        max_length=100,
-        help_text="Library ids to search; all of your organisation's when omitted or empty.",
-    )
-    strokes = serializers.JSONField(
-        required=False,
-        allow_null=True,
-        help_text='Canvas strokes: {"width": W, "height": H, "strokes": [{"points": '
-        '[[x, y], ...], "width": 4, "erase": false}, ...]}',
-    )
-    sketch = serializers.FileField(
-        required=False, help_text="A sketch image (PNG/JPEG), instead of strokes."
-    )
-    image = serializers.IntegerField(
-        required=False,
-        allow_null=True,
-        min_value=1,
-        max_value=MAX_ID,
-        help_text="More like this: the id of one of your organisation's library photos to "
-        "search with, instead of a sketch (its stored vector; the photo is left out of the "
-        "results). Another organisation's id is a 404.",
-    )
-    top_k = serializers.IntegerField(required=False, help_text="K results, 1..PSBIR_MAX_TOP_K.")
-    personal_weight = StrictFloatField(
-        required=False, allow_null=True, help_text="w in [0, 1]; your default when omitted."
-    )
-    session = serializers.IntegerField(
-        required=False, allow_null=True, help_text="Add the query to this session of yours."
-    )
-    new_session = serializers.BooleanField(
-        required=False,
-        default=False,
-        help_text="Start a new session for this query. Without it (and without `session`) the "
-        "query joins your most recent session.",
-    )
-
-    def to_internal_value(self, data: Any) -> Any:
-        # A multipart form cannot carry a JSON null: the text "null" stands for it there, as
-        # an empty value does, for the fields that may be null.
-        if hasattr(data, "getlist"):
-            data = data.copy()
-            for name, field in self.fields.items():
-                if getattr(field, "allow_null", False) and data.get(name) in ("null", ""):
-                    data[name] = None
-        return super().to_internal_value(data)
-
-    def validate_strokes(self, value: Any) -> Any:
-        # Multipart requests carry the strokes as a JSON string.
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except ValueError:
-                raise serializers.ValidationError("Strokes must be JSON.") from None
-        if value is not None and not isinstance(value, dict):
-            raise serializers.ValidationError(
-                "Strokes must be an object with width, height, strokes."
-            )
-        return value
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        from django.conf import settings
-
-        if attrs.get("session") is not None and attrs.get("new_session"):
-            raise serializers.ValidationError(
-                {"new_session": "Give `session` or `new_session`, not both."}
-            )
-        if (
-            attrs.get("strokes") is None
-            and attrs.get("sketch") is None
-            and attrs.get("image") is None
-        ):
-            raise serializers.ValidationError(
-                {
-                    "strokes": "Draw a sketch (strokes), upload a sketch image (sketch) or "
-                    "name a library photo (image)."
-                }
-            )
-        try:
-            top_k, weight = validate_search_settings(
-                top_k=attrs.get("top_k", settings.PSBIR_DEFAULT_TOP_K),
-                personal_weight=attrs.get("personal_weight"),
-            )
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError(exc.message_dict) from None
-        attrs["top_k"], attrs["personal_weight"] = top_k, weight
-        return attrs
-
-
 class ResultSerializer(serializers.ModelSerializer):
     image_id = serializers.IntegerField(read_only=True)
     library_id = serializers.IntegerField(source="image.library_id", read_only=True)
@@ -391,14 +289,6 @@ class QueryDetailSerializer(QuerySummarySerializer):
         if results is None:
             results = obj.results.select_related("image").order_by("rank")
         return ResultSerializer(results, many=True).data
-
-
-class SearchResponseSerializer(QueryDetailSerializer):
-    warnings = serializers.ListField(child=serializers.CharField(), read_only=True)
-
-    class Meta(QueryDetailSerializer.Meta):
-        fields = [*QueryDetailSerializer.Meta.fields, "warnings"]
-        read_only_fields = fields
 
 
 class SessionSerializer(serializers.ModelSerializer):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from retrieval import insight_views, media_views, views
+from retrieval import media_views, views
 
 app_name = "retrieval"
 
@@ -11,7 +11,6 @@ urlpatterns = [
     path("sessions/<int:pk>/rename/", views.session_rename, name="session-rename"),
     path("browse/", views.browse, name="browse"),
     path("browse/<int:pk>/", views.library_browse, name="library-browse"),
-    path("queries/<int:pk>/compare/", insight_views.query_compare, name="query-compare"),
     path("libraries/", views.libraries, name="libraries"),
     path("libraries/<int:pk>/", views.library_detail, name="library-detail"),
     path("libraries/<int:pk>/edit/", views.library_edit, name="library-edit"),

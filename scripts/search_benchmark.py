@@ -94,6 +94,7 @@ def run(args: argparse.Namespace) -> dict:
     from accounts.models import Tenant, User
     from personalization import head_files
     from personalization.models import PersonalHead
+    from personalization.services.search import search_run
     from retrieval import index_store
     from retrieval.engine.heads import new_head
     from retrieval.engine_runtime import get_engine
@@ -101,7 +102,6 @@ def run(args: argparse.Namespace) -> dict:
     from retrieval.services import images as image_services
     from retrieval.services import indexing
     from retrieval.services.libraries import library_create
-    from retrieval.services.search import search_run
 
     rng = np.random.default_rng(0)
     engine = get_engine()
@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         result = run(args)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
-    from retrieval.engine.reports import emit_json
+    from retrieval.lab.reports import emit_json
 
     emit_json(result, args.json)
     return 0

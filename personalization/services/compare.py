@@ -1,11 +1,11 @@
 """Before / after: a stored query re-run with today's model, beside what it returned then.
 
-"Compare now" runs the query again through the search path (general candidates of the
-libraries it searched) twice: in the general model's own order (nothing of the user's mixed
-in), and through ``rank_for_user`` at the user's current w with their active head, as a
-search would rank it today. Nothing is stored: the
-query, its results and its feedback stay as they were. The photos the user marked on the
-query are followed through the three lists ("#14 -> #2").
+"Compare now" runs the query again through the search path: the general candidates of the
+libraries it searched, asked once, ranked twice: in the general model's own order (nothing of
+the user's mixed in), and through ``rank_for_user`` at the user's current w with their active
+head, as a search would rank it today. Nothing is stored: the query, its results and its
+feedback stay as they were. The photos the user marked on the query are followed through
+the three lists ("#14 -> #2").
 
 The query is embedded again only when it has to be: a sketch whose stored trunk map is of
 today's model gets its vector from that map through the general head (no trunk pass); after
@@ -20,16 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from retrieval import photos
+from personalization import selectors
+from personalization.models import Feedback
+from personalization.services.search import general_candidates, rank_candidates
+from retrieval import selectors as retrieval_selectors
 from retrieval.models import SketchQuery
-from retrieval.services.search import (
-    QueryEmbedding,
-    SearchUnavailable,
-    _embed_sketch,
-    _searchable,
-    photo_query_embedding,
-    rank_candidates,
-)
+from retrieval.services import queries
+from retrieval.services.queries import QueryEmbedding, SearchUnavailable
 
 
 @dataclass(frozen=True)
@@ -87,19 +84,16 @@ def _rank_text(rank: int | None) -> str:
 
 def marked_image_ids(*, user: Any, query: SketchQuery) -> list[int]:
     """The photos ``user`` marked as meant on ``query`` (live marks), oldest mark first."""
-    from personalization import selectors as pz_selectors
-    from personalization.models import Feedback
-
-    rows = pz_selectors.feedback_list(user=user, query_id=query.pk).filter(kind=Feedback.Kind.MATCH)
+    rows = selectors.feedback_list(user=user, query_id=query.pk).filter(kind=Feedback.Kind.MATCH)
     return list(dict.fromkeys(row.result.image_id for row in reversed(list(rows))))
 
 
 def _query_embedding(engine: Any, query: SketchQuery) -> QueryEmbedding:
-    from personalization.training_data import sketch_map
-
     if query.source_image is not None:
-        return photo_query_embedding(image=query.source_image, model_version=engine.model_version)
-    stored = sketch_map(query)
+        return queries.photo_query_embedding(
+            image=query.source_image, model_version=engine.model_version
+        )
+    stored = retrieval_selectors.query_trunk_map(query=query)
     if stored is not None and query.model_version == engine.model_version:
         vector = engine.head_vectors(np.asarray(stored)[None])[0]
         return QueryEmbedding(vector=vector, features=stored, sketch_png=b"")
@@ -114,12 +108,7 @@ def _query_embedding(engine: Any, query: SketchQuery) -> QueryEmbedding:
             raise SearchUnavailable("This query kept neither its strokes nor its sketch.")
         with query.sketch_image.storage.open(query.sketch_image.name, "rb") as handle:
             sketch_bytes = handle.read()
-    embedding = _embed_sketch(engine, strokes=query.strokes, sketch_bytes=sketch_bytes)
-    return QueryEmbedding(
-        vector=embedding.vector,
-        features=embedding.features,
-        sketch_png=photos.png_bytes(np.asarray(embedding.sketch_map, dtype=np.uint8)),
-    )
+    return queries.sketch_query_embedding(engine, strokes=query.strokes, sketch_bytes=sketch_bytes)
 
 
 def query_compare(*, user: Any, query: SketchQuery) -> Comparison:
@@ -152,7 +141,9 @@ def query_compare(*, user: Any, query: SketchQuery) -> Comparison:
     if not libraries:
         raise SearchUnavailable("The libraries this query searched no longer exist.")
     engine = get_engine()
-    usable, warnings = _searchable(libraries, engine.model_version)
+    usable, warnings = queries.searchable_libraries(
+        libraries=libraries, model_version=engine.model_version
+    )
     if not usable:
         raise SearchUnavailable(" ".join(warnings))
     if query.model_version and query.model_version != engine.model_version:
@@ -162,17 +153,19 @@ def query_compare(*, user: Any, query: SketchQuery) -> Comparison:
         )
     embedding = _query_embedding(engine, query)
     exclude = (query.source_image_id,) if query.source_image_id else ()
+    candidates = general_candidates(
+        libraries=usable, embedding=embedding, top_k=query.top_k, exclude=exclude
+    )
     common = {
         "user": user,
-        "libraries": usable,
+        "candidates": candidates,
         "embedding": embedding,
         "model_version": engine.model_version,
         "top_k": query.top_k,
-        "exclude": exclude,
     }
     # The general column is exactly a live search at w = 0.
-    general, _ = rank_candidates(**common, personal_weight=0.0)
-    personal, _ = rank_candidates(**common, personal_weight=None)
+    general = rank_candidates(**common, personal_weight=0.0)
+    personal = rank_candidates(**common, personal_weight=None)
     now_general = _listed(general.images, marked_set)
     now_personal = _listed(personal.images, marked_set)
     memory_marks = int(getattr(personal, "memory_marks", 0) or 0)

@@ -13,9 +13,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import user_data
-from accounts.data_views import ZIP_TYPE, export_response
 from accounts.permissions import IsTenantMember
+from psbir_site.user_data import services as user_data
+from psbir_site.user_data.views import ZIP_TYPE, export_response
 
 TAG = "accounts"
 

@@ -39,6 +39,9 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
 
+from personalization.models import Feedback, PersonalHead, PersonalizationSettings, TrainingJob
+from retrieval.models import SearchSession, SketchQuery
+
 FORMAT = "psbir-user-data"
 FORMAT_VERSION = 1
 TITLES_SHOWN = 50
@@ -55,38 +58,26 @@ def _tenant_id(user: Any) -> int:
 
 
 def own_sessions(*, user: Any) -> QuerySet:
-    from retrieval.models import SearchSession
-
     return SearchSession.objects.for_tenant(_tenant_id(user)).filter(user=user)
 
 
 def own_queries(*, user: Any) -> QuerySet:
-    from retrieval.models import SketchQuery
-
     return SketchQuery.objects.for_tenant(_tenant_id(user)).filter(user=user)
 
 
 def own_feedback(*, user: Any) -> QuerySet:
-    from personalization.models import Feedback
-
     return Feedback.objects.for_tenant(_tenant_id(user)).filter(user=user)
 
 
 def own_heads(*, user: Any) -> QuerySet:
-    from personalization.models import PersonalHead
-
     return PersonalHead.objects.for_tenant(_tenant_id(user)).filter(user=user)
 
 
 def own_training_jobs(*, user: Any) -> QuerySet:
-    from personalization.models import TrainingJob
-
     return TrainingJob.objects.for_tenant(_tenant_id(user)).filter(user=user)
 
 
 def own_settings(*, user: Any) -> QuerySet:
-    from personalization.models import PersonalizationSettings
-
     return PersonalizationSettings.objects.for_tenant(_tenant_id(user)).filter(user=user)
 
 

@@ -1,7 +1,7 @@
 """Writes about a person's own data: auditing an export, deleting it (the account stays),
-deleting it with the account. Reads (summary, the zip) are in :mod:`accounts.data_export`.
+deleting it with the account. Reads (summary, the zip) are in :mod:`psbir_site.user_data.export`.
 
-What goes is what :mod:`accounts.data_export` exports: search sessions with their queries,
+What goes is what :mod:`psbir_site.user_data.export` exports: search sessions with their queries,
 results and stored sketch images, feedback, personalized heads (rows and files on disk),
 training jobs and the chosen w. The account, its API token and the admin log stay (the log
 is the audit trail of this very deletion). Afterwards the user has no feedback, so the next
@@ -11,7 +11,7 @@ training run has nothing to train on (``personalization.training_data.collect`` 
 Files are removed once the transaction commits (a rolled-back deletion keeps them). A
 training run still going when the data goes loses its job row, so it can no longer publish;
 a head file it writes afterwards is unreferenced and the orphan sweep
-(``psbir_site.orphans``) removes it, as it does files left by deletions that bypass these
+(``psbir_site.orphan_sweep``) removes it, as it does files left by deletions that bypass these
 functions (a whole organisation deleted in the Django admin).
 """
 
@@ -22,7 +22,8 @@ from typing import Any
 from django.db import transaction
 
 from accounts import audit
-from accounts.data_export import (
+from psbir_site import events
+from psbir_site.user_data.export import (
     DataSummary,
     own_feedback,
     own_heads,
@@ -32,7 +33,6 @@ from accounts.data_export import (
     own_training_jobs,
     user_data_summary,
 )
-from psbir_site import events
 
 
 def _check_actor(*, user: Any, actor: Any) -> None:
@@ -63,6 +63,8 @@ def _purge(user: Any) -> DataSummary:
     own_settings(user=user).delete()
 
     def remove_files() -> None:
+        # Here, not at the top: head_files loads torch, which the admin (this module's
+        # importer at django.setup()) should not pay for.
         from personalization import head_files
 
         for field_file in sketch_files:

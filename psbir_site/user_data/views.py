@@ -10,8 +10,9 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from accounts import data_export, user_data
 from accounts.permissions import tenant_member_required
+from psbir_site.user_data import export as data_export
+from psbir_site.user_data import services as user_data
 
 ZIP_TYPE = "application/zip"
 

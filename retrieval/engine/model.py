@@ -95,9 +95,10 @@ def head_vectors(
         device = torch.device(device)
     out = []
     for start in range(0, len(array), HEAD_CHUNK):
-        x = torch.from_numpy(np.ascontiguousarray(array[start : start + HEAD_CHUNK]))
+        # A float32 copy: cached maps are float16 and often read-only (memory-mapped).
+        x = torch.from_numpy(np.array(array[start : start + HEAD_CHUNK], dtype=np.float32))
         with torch.inference_mode():
-            vectors = head.forward_head(x.to(device=device, dtype=torch.float32))
+            vectors = head.forward_head(x.to(device=device))
         out.append(vectors.float().cpu().numpy())
     if not out:
         return np.zeros((0, DESCRIPTOR_DIM), np.float32)

@@ -1,4 +1,4 @@
-"""Index jobs: stored photos -> edge maps, conv5 cache, general vectors, a library's FAISS index.
+"""Index jobs: stored photos -> edge maps, trunk maps, general vectors, a library's FAISS index.
 
 The task (:func:`retrieval.tasks.index_job_task`) takes ids and calls :func:`index_job_run`,
 which re-fetches everything through the tenant filter. Photos go through the engine in
@@ -193,7 +193,7 @@ def index_job_run(
     """Run one import or re-index job to the end (the task body; the CLI calls it directly).
 
     Safe to run again after a crash: photos already embedded with the current model are not
-    embedded twice, and the index is then rebuilt from the conv5 cache. A delivery that finds
+    embedded twice, and the index is then rebuilt from the trunk-map cache. A delivery that finds
     the job finished, or held by a live worker, does nothing and returns the job as it is.
     """
     from retrieval.engine.errors import ModelNotReadyError, WeightsMissingError
@@ -441,7 +441,7 @@ def index_remove(*, library: ImageLibrary, image_ids: list[int]) -> None:
 def index_rebuild(
     *, library: ImageLibrary, engine: Engine, on_chunk: Callable[[], None] | None = None
 ) -> int:
-    """Build the library's index anew from the conv5 cache at the engine's version; swap it in.
+    """Build the library's index anew from the trunk-map cache at the engine's version; swap it in.
 
     The head runs over the cache outside any transaction (it is the slow part, and a job's
     lease must be renewed meanwhile: ``on_chunk`` after each chunk); under the library's lock
@@ -488,7 +488,7 @@ def index_rebuild(
 
 
 def features_delete(*, library: ImageLibrary, image_ids: list[int]) -> None:
-    """Drop cached conv5 maps of removed photos, for every model version on disk."""
+    """Drop cached trunk maps of removed photos, for every model version on disk."""
     root = index_store.feature_root(library)
     if not root.exists():
         return

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import io
-import zipfile
 from itertools import count
 from typing import Any
 
 from accounts import services
 from accounts.models import Tenant, User
-from retrieval.models import SearchSession
 from tests.isolation import (
     allow_public,
     register_collection_route,
@@ -44,30 +41,6 @@ def me_contains(response: Any, tenant: Tenant) -> bool:
     return (response.json().get("tenant") or {}).get("id") == tenant.pk
 
 
-def make_own_session(tenant: Tenant, user: User) -> SearchSession:
-    """A session of ``user``'s: what their "Your data" pages and zip must show."""
-    return SearchSession.objects.create(
-        tenant=tenant, user=user, title=f"{tenant.slug} own session {next(_n)}"
-    )
-
-
-def response_bytes(response: Any) -> bytes:
-    """The body, streamed or not; read once and kept (the matrix asks twice)."""
-    body = getattr(response, "_isolation_body", None)
-    if body is None:
-        if getattr(response, "streaming", False):
-            body = b"".join(response.streaming_content)
-        else:
-            body = response.content
-        response._isolation_body = body
-    return body
-
-
-def zip_has_session(response: Any, session: SearchSession) -> bool:
-    with zipfile.ZipFile(io.BytesIO(response_bytes(response))) as zf:
-        return f"sessions/{session.pk}/session.json" in zf.namelist()
-
-
 def _new_member_body(password: bool) -> dict[str, str]:
     body = {"username": f"created-{next(_n)}", "role": "member"}
     if password:
@@ -89,9 +62,6 @@ register_collection_route(
 )
 register_collection_route(
     "accounts-api:me", factory=lambda tenant, user: tenant, contains=me_contains
-)
-register_collection_route(
-    "accounts-api:me-data", factory=make_own_session, contains=zip_has_session
 )
 register_create_route(
     "accounts-api:member-invite",
@@ -139,11 +109,6 @@ register_object_route(
 register_object_route(
     "accounts:member-reinvite", factory=make_invited, methods=["post"], role="admin"
 )
-register_collection_route("accounts:data", factory=make_own_session)
-register_collection_route(
-    "accounts:data-export", factory=make_own_session, contains=zip_has_session
-)
-register_collection_route("accounts:data-delete", factory=make_own_session)
 allow_public("accounts:login", "the login form")
 allow_public("accounts:logout", "ends the caller's own session")
 allow_public("accounts:signup", "creates a new organisation; no existing tenant data")

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from personalization.models import Feedback, PersonalizationSettings
-from retrieval.apis import SearchApi
+from personalization.search_apis import SearchApi
 from retrieval.models import SearchResult, SearchSession, SketchQuery
 from tests.retrieval.fakes import circle_strokes
 

@@ -175,7 +175,7 @@ def test_disk_full_while_writing_an_index_keeps_the_old_one_and_fails_the_job(
 def test_worker_killed_mid_training_previous_head_serves_then_job_completes(
     member_a, short_lease, settings, tmp_path
 ):
-    from personalization.engine.synthetic import general_head
+    from personalization.lab.synthetic import general_head
     from tests.personalization.conftest import build_world
     from tests.personalization.factories import MODEL_VERSION, asked, closeness_file, make_head
 

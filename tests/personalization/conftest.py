@@ -18,10 +18,11 @@ import pytest
 import torch
 
 from personalization import head_files, ranking
-from personalization.engine.scoring import head_vectors
-from personalization.engine.synthetic import SyntheticLibrary, general_head
+from personalization.lab.synthetic import SyntheticLibrary, general_head
 from retrieval import index_store
+from retrieval.engine.model import head_vectors
 from tests.personalization import factories
+from tests.retrieval.conftest import fake_engine, indexed_library, make_library  # noqa: F401
 
 
 @pytest.fixture(autouse=True)

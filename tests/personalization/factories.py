@@ -1,6 +1,6 @@
 """Building personalization test data without the real engine.
 
-A library's photos get synthetic conv5 maps (personalization.engine.synthetic) stored in a
+A library's photos get synthetic conv5 maps (personalization.lab.synthetic) stored in a
 real FeatureStore where retrieval looks for them; a query stores a sketch's conv5 map and
 ranked results, as retrieval's search service does.
 """
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from personalization import head_files
-from personalization.engine.synthetic import SyntheticLibrary
+from personalization.lab.synthetic import SyntheticLibrary
 from personalization.models import Feedback, PersonalHead
 from retrieval import index_store
 from retrieval.models import ImageLibrary, LibraryImage, SearchResult, SearchSession, SketchQuery

@@ -17,8 +17,14 @@ from personalization.models import (
     PersonalizationSettings,
     TrainingJob,
 )
-from tests.isolation import register_collection_route, register_create_route, register_object_route
+from tests.isolation import (
+    allow_public,
+    register_collection_route,
+    register_create_route,
+    register_object_route,
+)
 from tests.personalization import factories
+from tests.retrieval.isolation_routes import make_query
 
 
 def make_feedback(tenant: Any, user: Any) -> Feedback:
@@ -130,3 +136,16 @@ def factories_member(tenant: Any) -> User:
     return User.objects.create_user(
         username=f"{tenant.slug}-pz-{User.objects.count() + 1}", password="x", tenant=tenant
     )
+
+
+# --- The search a user runs (personalization.search_urls, in retrieval's namespaces) --------
+allow_public(
+    "retrieval-api:search",
+    "POST only and needs an indexed library and the engine, which the matrix cannot set up; "
+    "its tenant scoping (foreign library ids are unknown, foreign sessions 404, queries land "
+    "in the caller's tenant) is tested in tests/retrieval/test_isolation.py",
+)
+# The matrix's queries searched no library: the owner's compare answers 409 ("nothing to
+# search") without building the engine; the page says the same with a 200.
+register_object_route("retrieval-api:query-compare", factory=make_query, owner_ok=[409])
+register_object_route("retrieval:query-compare", factory=make_query)

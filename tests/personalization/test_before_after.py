@@ -13,14 +13,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from personalization.engine.scoring import head_vectors
-from personalization.engine.synthetic import general_head
+from personalization.lab.synthetic import general_head
 from personalization.models import PersonalHead
-from personalization.services import preferences, training
+from personalization.services import compare, preferences, training
 from retrieval import engine_runtime
+from retrieval.engine.model import head_vectors
 from retrieval.engine.query_expansion import DEFAULT_NEIGHBOURS, expand_against
 from retrieval.models import SketchQuery
-from retrieval.services import compare
 from tests.personalization import factories
 from tests.personalization.conftest import build_world
 

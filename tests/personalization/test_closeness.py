@@ -1,5 +1,6 @@
-"""Feedback applies only near the queries it answered (issue 20): the closeness rule, its
-calibration, the shares of the score, and what rank_for_user does near and far."""
+"""Feedback applies only near the queries it answered (issue 20): the closeness rule, the
+shares of the score, and what rank_for_user does near and far (its calibration:
+tests/lab/personalization/test_closeness_calibration.py)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ from personalization.engine.closeness import (
     query_closeness,
     save_rule,
 )
-from personalization.engine.closeness_calibration import combine, measure_bands
 from personalization.ranking import rank_for_user
 from personalization.services.feedback import feedback_forget
 from retrieval.engine.heads import new_head
@@ -90,35 +90,9 @@ def test_the_shipped_rule_was_measured_on_the_training_split_only():
             )
 
 
-def test_combining_takes_the_unseen_near_and_the_nearer_far():
-    seen = {"sketch-sketch": Band(0.38, 0.69), "photo-photo": Band(0.38, 0.87)}
-    unseen = {"sketch-sketch": Band(0.22, 0.44), "photo-photo": Band(0.43, 0.88)}
-    out = combine(seen, unseen)
-    assert out["sketch-sketch"] == Band(0.22, 0.44)
-    assert out["photo-photo"] == Band(0.43, 0.87)
-    assert combine({"sketch-sketch": Band(0.1, 0.3)}, {"sketch-sketch": Band(0.5, 0.9)})[
-        "sketch-sketch"
-    ] == Band(0.15, 0.3)  # an unseen near past the far edge: the ramp stays inside
-
-
 def test_a_model_without_a_measured_rule_gets_none(settings, tmp_path):
     settings.PSBIR_CLOSENESS_FILE = str(tmp_path / "none.json")
     assert closeness_rules.rule_for("g1-unknown") is None
-
-
-def test_calibration_separates_subjects_it_was_given():
-    rng = np.random.default_rng(0)
-    centres = rng.normal(size=(8, 16))
-    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    labels = np.repeat(np.arange(8), 12).astype(str).astype(object)
-    vectors = centres[np.repeat(np.arange(8), 12)] + 0.05 * rng.normal(size=(96, 16))
-    bands, measured = measure_bands({"sketch": vectors}, {"sketch": labels}, seed=0)
-    assert set(bands) == {"sketch-sketch"}  # only the kinds it was given
-    band = bands["sketch-sketch"]
-    within = np.linalg.norm(vectors[0] - vectors[1])
-    across = np.linalg.norm(centres[0] - centres[1])
-    assert band.near < band.far and within < band.far < across
-    assert measured["sketch-sketch"]["off_topic_with_any_influence"] <= 0.011
 
 
 # --- the shares of a score ------------------------------------------------------------------------

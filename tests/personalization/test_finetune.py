@@ -11,9 +11,9 @@ import torch
 from personalization.engine.dataset import FeedbackItem, build_training_set
 from personalization.engine.finetune import FinetuneConfig, finetune_head, make_loss
 from personalization.engine.grouping import PhotoPool
-from personalization.engine.scoring import head_vectors
-from personalization.engine.synthetic import SyntheticLibrary, general_head
+from personalization.lab.synthetic import SyntheticLibrary, general_head
 from retrieval.engine.heads import new_head
+from retrieval.engine.model import head_vectors
 
 Q = 100.0
 

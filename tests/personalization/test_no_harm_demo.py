@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 
 from personalization.services import feedback, training
+from personalization.services.compare import query_compare
+from personalization.services.search import search_run
 from retrieval import engine_runtime
 from retrieval.models import SearchResult
 from retrieval.services import indexing
-from retrieval.services.compare import query_compare
 from retrieval.services.images import library_import_folder
 from retrieval.services.libraries import library_create
-from retrieval.services.search import search_run
 from tests.engine.test_demo_quality import DRAWINGS, _payload
 
 DEMO = Path(__file__).resolve().parents[2] / "retrieval" / "demo_library"

@@ -8,7 +8,7 @@ import torch
 
 from personalization.charts import loss_polyline
 from personalization.engine import scoring
-from personalization.engine.synthetic import general_head
+from personalization.lab.synthetic import general_head
 
 
 @pytest.mark.parametrize("w", [0, 0.0, 0.25, "0.5", 1, 1.0])

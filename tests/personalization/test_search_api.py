@@ -10,10 +10,10 @@ from django.urls import reverse
 from rest_framework.throttling import ScopedRateThrottle
 
 from personalization import ranking
+from personalization.services import search as search_service
 from retrieval import index_store
 from retrieval.engine.query_expansion import expand_against
 from retrieval.models import IndexJob, LibraryImage, SearchResult, SearchSession, SketchQuery
-from retrieval.services import search as search_service
 from tests.retrieval.conftest import add_shapes
 from tests.retrieval.fakes import circle_strokes, shape_png, square_strokes
 

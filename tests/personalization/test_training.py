@@ -11,12 +11,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from personalization import head_files, selectors
-from personalization.engine.scoring import head_vectors
-from personalization.engine.synthetic import general_head
+from personalization.lab.synthetic import general_head
 from personalization.models import Feedback, PersonalHead, TrainingJob
 from personalization.ranking import rank_for_user
 from personalization.services import training
 from psbir_site.models import OutboxEvent
+from retrieval.engine.model import head_vectors
 from tests.personalization import factories
 from tests.personalization.conftest import build_world
 

@@ -1,4 +1,5 @@
-"""Regression tests for the personalization pages' rough edges (issue 15)."""
+"""The training line of the personalization panel: the badge and the message beside it say
+different things (a state, then what is happening), never "training" twice."""
 
 from __future__ import annotations
 

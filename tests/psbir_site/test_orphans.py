@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from personalization import head_files
-from personalization.engine.synthetic import general_head
+from personalization.lab.synthetic import general_head
 from retrieval import index_store
 from retrieval.models import LibraryImage
 from tests.personalization.factories import make_head

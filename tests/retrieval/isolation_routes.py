@@ -20,7 +20,7 @@ from retrieval.models import (
 )
 from retrieval.services import images as image_services
 from retrieval.services.libraries import library_create
-from tests.isolation import allow_public, register_collection_route, register_object_route
+from tests.isolation import register_collection_route, register_object_route
 from tests.retrieval.fakes import shape_png
 
 _n = count(1)
@@ -105,12 +105,6 @@ register_object_route(
     data={"patch": {"title": "renamed session"}},
 )
 register_object_route("retrieval-api:query-detail", factory=make_query)
-allow_public(
-    "retrieval-api:search",
-    "POST only and needs an indexed library and the engine, which the matrix cannot set up; "
-    "its tenant scoping (foreign library ids are unknown, foreign sessions 404, queries land "
-    "in the caller's tenant) is tested in tests/retrieval/test_isolation.py",
-)
 
 # --- Pages -------------------------------------------------------------------------------
 register_collection_route("retrieval:search", factory=make_library)
@@ -158,7 +152,7 @@ for name in ("image-photo", "image-thumb", "image-edges"):
 register_object_route("retrieval:query-sketch", factory=make_query)
 
 
-# --- Insight: before / after, why this result, a photo's index entry ----------------------
+# --- Insight: why this result, a photo's index entry -----------------------------------
 def make_result(tenant: Tenant, user: Any) -> SearchResult:
     return SearchResult.objects.create(
         tenant=tenant,
@@ -170,9 +164,5 @@ def make_result(tenant: Tenant, user: Any) -> SearchResult:
     )
 
 
-# The matrix's queries searched no library: the owner's compare answers 409 ("nothing to
-# search") without building the engine; the page says the same with a 200.
-register_object_route("retrieval-api:query-compare", factory=make_query, owner_ok=[409])
-register_object_route("retrieval:query-compare", factory=make_query)
 register_object_route("retrieval-api:result-why", factory=make_result)
 register_object_route("retrieval-api:image-index-entry", factory=make_image, role="admin")

@@ -3,22 +3,18 @@
 A drawing of something the searched libraries do not hold used to return K weak results
 and nothing else. The search now adds a warning when its best general distance is above
 the threshold measured for the general model on training sketches
-(``retrieval.engine.general_training.far_match_study``; ``docs/results.md``).
+(``python -m retrieval.lab study far-match``, tested in tests/lab/retrieval/studies;
+``docs/results.md``).
 """
 
 from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 
 from retrieval.engine import far_match
 from retrieval.engine.far_match import FarMatchRule, load_rules, save_rule
-from retrieval.engine.general_training.far_match_study import (
-    best_distances,
-    present_and_absent,
-)
 from tests.retrieval.labelled import DRAWINGS, labelled_shapes
 
 pytestmark = pytest.mark.django_db
@@ -83,14 +79,14 @@ def test_more_like_this_is_never_called_far(api_client_a, libraries, monkeypatch
 
 
 def test_a_model_without_a_measured_threshold_gets_no_note():
-    from retrieval.services.search import far_match_note
+    from retrieval.services.queries import far_match_note
 
     assert far_match_note(best_distance=5.0, model_version="never-measured") is None
 
 
 def test_the_shipped_threshold_is_measured_for_the_shipped_general_model():
     from personalization.engine.closeness import load_rules as closeness_rules
-    from retrieval.services.search import far_match_note
+    from retrieval.services.queries import far_match_note
 
     rules = load_rules()
     shipped_heads = set(closeness_rules())  # the general model the closeness rule was measured on
@@ -119,20 +115,3 @@ def test_rules_round_trip(tmp_path):
     assert {h: r.threshold for h, r in rules.items()} == {"g1-a": 0.65, "g1-b": 0.7}
     assert json.loads(path.read_text())["rules"][0]["head"] == "g1-b"
     assert load_rules(tmp_path / "absent.json") == {}
-
-
-def test_the_study_separates_present_and_absent_categories():
-    # Two tight clusters of unit vectors: a query of one is near its own cluster, and far
-    # once its category is taken out of the gallery.
-    rng = np.random.default_rng(0)
-    centres = np.eye(8, dtype=np.float32)[:2]
-    gallery = np.concatenate([c + 0.05 * rng.normal(size=(10, 8)) for c in centres])
-    gallery /= np.linalg.norm(gallery, axis=1, keepdims=True)
-    photo_cat = np.repeat(["a", "b"], 10)
-    queries = np.concatenate([c + 0.2 * rng.normal(size=(5, 8)) for c in centres])
-    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
-    sketch_cat = np.repeat(["a", "b"], 5)
-    present, absent = present_and_absent(queries, sketch_cat, gallery, photo_cat, neighbours=3)
-    # Expansion pulls a query toward the photos it has, so "far" is ~0.3 here, not ~1.4.
-    assert present.max() < 0.2 < absent.min()
-    assert np.allclose(best_distances(gallery[:1], gallery, 0), 0.0, atol=1e-3)

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from personalization.services.search import search_run
 from retrieval import engine_runtime
 from retrieval.models import LibraryImage, SearchResult
 from retrieval.services import indexing
 from retrieval.services.images import library_import_folder
 from retrieval.services.libraries import library_create
-from retrieval.services.search import search_run
 
 DEMO = Path(__file__).resolve().parents[2] / "retrieval" / "demo_library"
 # Share of the demo photos whose more-like-this puts their own category at #1, measured

@@ -1,5 +1,5 @@
-"""The rough edges of issue 15 that only show in a browser: CSS that hides, colours under
-the pointer, where the redraw link lands, what Search says without a library.
+"""The search and session pages as a browser shows them: CSS that hides, colours under the
+pointer, where the redraw link lands, what Search says without a library.
 
 Pages are rendered by Django's test client, then shown in Debian's chromium with the real
 static files (Playwright request routing; API calls answer 404), so no server is started.

@@ -1,4 +1,4 @@
-"""What a new user saw (issue 21, items 5-7), in a browser: sessions a list tells apart and a
+"""Sessions, browsing and captions as a browser shows them: sessions a list tells apart and a
 rename form, a library members can browse, captions and alt text that describe a photo,
 and the note when even the best match of a drawing is far.
 
@@ -101,7 +101,7 @@ def shapes(make_library, tenant_a, fake_engine):
     return library
 
 
-# --- item 5: sessions a list can tell apart, and renaming one -----------------------------------
+# --- sessions a list can tell apart, and renaming one -------------------------------------------
 
 
 def test_the_sessions_list_tells_sessions_apart(db_connection, client_a, api_client_a, shapes):
@@ -138,7 +138,7 @@ def test_a_member_renames_a_session_on_its_page(db_connection, client_a, api_cli
     assert SearchSession.objects.get(pk=data["session"]).title == "Crosses for the poster"
 
 
-# --- item 6: browsing a library; the far-match note ----------------------------------------------
+# --- browsing a library; the far-match note ------------------------------------------------------
 
 
 def test_a_member_browses_a_library_by_category(db_connection, client_a, shapes):
@@ -203,7 +203,7 @@ def test_a_drawing_of_what_the_library_lacks_shows_the_far_note(
     assert cards > 0  # the nearest photos are still shown, with the note
 
 
-# --- item 7: captions and alt text -----------------------------------------------------------
+# --- captions and alt text -------------------------------------------------------------------
 
 
 def test_session_page_captions_and_alt_texts_describe_the_photos(

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from psbir_site import orphans
+from psbir_site import orphan_sweep, orphans
 
 
 class Command(BaseCommand):
@@ -29,7 +29,7 @@ class Command(BaseCommand):
         if min_age_hours < 1:
             # A younger unreferenced file may be a live job's, written before its row commits.
             raise CommandError("--min-age-hours must be at least 1.")
-        report = orphans.sweep_all(min_age=timedelta(hours=min_age_hours), dry_run=dry_run)
+        report = orphan_sweep.sweep_all(min_age=timedelta(hours=min_age_hours), dry_run=dry_run)
         for path in report.files:
             self.stdout.write(str(path))
         verb = "would delete" if dry_run else "deleted"

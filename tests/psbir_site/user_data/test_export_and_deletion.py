@@ -18,7 +18,7 @@ from django.test import Client
 from django.urls import reverse
 from PIL import Image
 
-from accounts import audit, data_export, user_data
+from accounts import audit
 from accounts.models import User
 from personalization import head_files, training_data
 from personalization.models import (
@@ -28,6 +28,8 @@ from personalization.models import (
     TrainingJob,
 )
 from personalization.services import training
+from psbir_site.user_data import export as data_export
+from psbir_site.user_data import services as user_data
 from retrieval import photos
 from retrieval.engine.heads import new_head
 from retrieval.models import SearchSession, SketchQuery

@@ -15,9 +15,10 @@ from django.test import AsyncRequestFactory, Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from accounts import audit, data_views
+from accounts import audit
 from accounts.models import User
 from personalization.models import Feedback, PersonalHead
+from psbir_site.user_data import views as data_views
 from retrieval.models import SearchSession, SketchQuery
 from tests.personalization import factories
 
