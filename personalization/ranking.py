@@ -24,10 +24,7 @@ raw eq. 18. docs/personalization.md has the rule, its calibration and the measur
 from __future__ import annotations
 
 import logging
-import threading
-from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -243,7 +240,11 @@ def _personal_distances(
     user: Any, head_row: Any, query_features: np.ndarray, candidate_ids: np.ndarray
 ) -> np.ndarray | None:
     """Eq. 16 for every candidate, or None when the head cannot score these photos."""
-    maps, found = _candidate_maps(user, head_row.model_version, candidate_ids)
+    from retrieval.selectors import cached_trunk_maps
+
+    maps, found = cached_trunk_maps(
+        tenant_id=user.tenant_id, model_version=head_row.model_version, image_ids=candidate_ids
+    )
     if not found.any():
         logger.info("head v%s of user %s: no candidate features", head_row.version, user.pk)
         return None
@@ -258,54 +259,3 @@ def _personal_distances(
     # worst personal distance seen, so it is ranked by its general distance among the last.
     distances[~found] = distances[found].max()
     return distances
-
-
-_stores: dict[Path, Any] = {}
-_stores_lock = threading.Lock()
-
-
-def _store(library: Any, version: str) -> Any:
-    from retrieval import index_store
-
-    path = index_store.feature_dir(library, version)
-    with _stores_lock:
-        store = _stores.get(path)
-        if store is None:
-            store = _stores[path] = index_store.feature_store(library, version)
-    return store
-
-
-def _candidate_maps(
-    user: Any, version: str, candidate_ids: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Trunk maps of the candidates cached under ``version`` (rows where ``found``)."""
-    from retrieval.models import LibraryImage
-
-    rows = (
-        LibraryImage.objects.for_tenant(user.tenant_id)
-        .filter(pk__in=candidate_ids.tolist(), library__model_version=version)
-        .select_related("library")
-        .only("id", "library__id", "library__tenant_id", "library__model_version")
-    )
-    library_of = {row.pk: row.library for row in rows}
-    by_library: dict[int, list[int]] = defaultdict(list)
-    for position, image_id in enumerate(candidate_ids.tolist()):
-        if image_id in library_of:
-            by_library[library_of[image_id].pk].append(position)
-    found = np.zeros(len(candidate_ids), dtype=bool)
-    maps: np.ndarray | None = None
-    for positions in by_library.values():
-        library = library_of[int(candidate_ids[positions[0]])]
-        store = _store(library, version)
-        ids = candidate_ids[positions]
-        present = np.isin(ids, store.ids())
-        keep = [p for p, ok in zip(positions, present, strict=True) if ok]
-        if keep:
-            got = store.get(candidate_ids[keep])
-            if maps is None:  # the general model's map shape, as the store holds it
-                maps = np.zeros((len(candidate_ids), *got.shape[1:]), dtype=np.float32)
-            maps[keep] = got
-            found[keep] = True
-    if maps is None:
-        return np.zeros((0, 512, 8, 8), dtype=np.float32), found
-    return maps[found], found

@@ -58,6 +58,20 @@ def feature_store(library: ImageLibrary, model_version: str) -> FeatureStore:
     return FeatureStore(feature_dir(library, model_version))
 
 
+_stores: dict[Path, FeatureStore] = {}
+
+
+def shared_feature_store(library: ImageLibrary, model_version: str) -> FeatureStore:
+    """The process's one reader of a library's trunk-map cache (searches re-score from it);
+    opened once per process, as a FeatureStore sees what other processes add to it."""
+    path = feature_dir(library, model_version)
+    with _cache_lock:
+        store = _stores.get(path)
+        if store is None:
+            store = _stores[path] = feature_store(library, model_version)
+    return store
+
+
 def index_path(relative: str) -> Path:
     root = Path(settings.PSBIR_INDEX_DIR).resolve()
     path = (root / relative).resolve()
@@ -117,6 +131,17 @@ def served_index(library: ImageLibrary) -> VectorIndex:
 def forget_library(library_id: int) -> None:
     with _cache_lock:
         _served.pop(library_id, None)
+        part = f"library-{int(library_id)}"
+        for path in [p for p in _stores if part in p.parts]:
+            del _stores[path]
+
+
+def clear_process_caches() -> None:
+    """Forget every served index and shared feature store of this process (tests, and after
+    the data directories changed under a running process)."""
+    with _cache_lock:
+        _served.clear()
+        _stores.clear()
 
 
 def delete_library_files(*, tenant_id: int, library_id: int) -> None:

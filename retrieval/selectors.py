@@ -174,6 +174,42 @@ def stored_vectors(*, tenant_id: int, image_ids: Sequence[int]) -> dict[int, np.
     return out
 
 
+def cached_trunk_maps(
+    *, tenant_id: int, model_version: str, image_ids: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """float32 trunk maps of the tenant's photos ``image_ids`` cached under
+    ``model_version`` (rows where ``found``), and ``found`` (N,) bool: what a personal head
+    re-scores. Photos of another tenant or version, or without a cached map, are not found."""
+    image_ids = np.asarray(image_ids, np.int64)
+    rows = (
+        LibraryImage.objects.for_tenant(tenant_id)
+        .filter(pk__in=image_ids.tolist(), library__model_version=model_version)
+        .select_related("library")
+        .only("id", "library__id", "library__tenant_id", "library__model_version")
+    )
+    library_of = {row.pk: row.library_id for row in rows}
+    libraries = {row.library_id: row.library for row in rows}
+    by_library: dict[int, list[int]] = defaultdict(list)
+    for position, image_id in enumerate(image_ids.tolist()):
+        if image_id in library_of:
+            by_library[library_of[image_id]].append(position)
+    found = np.zeros(len(image_ids), dtype=bool)
+    maps: np.ndarray | None = None
+    for library_id, positions in by_library.items():
+        store = index_store.shared_feature_store(libraries[library_id], model_version)
+        present = np.isin(image_ids[positions], store.ids())
+        keep = [p for p, ok in zip(positions, present, strict=True) if ok]
+        if keep:
+            got = store.get(image_ids[keep])
+            if maps is None:  # the general model's map shape, as the store holds it
+                maps = np.zeros((len(image_ids), *got.shape[1:]), dtype=np.float32)
+            maps[keep] = got
+            found[keep] = True
+    if maps is None:
+        return np.zeros((0, 0, 0, 0), dtype=np.float32), found
+    return maps[found], found
+
+
 def _served(library: ImageLibrary) -> Any:
     try:
         return index_store.served_index(library)

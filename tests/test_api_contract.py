@@ -56,7 +56,7 @@ def tenant_world(db, settings, tmp_path, tenant_a, member_a, admin_a):
     # Throttles would answer 429 after a few dozen fuzzed searches: declared, but not the
     # contract under test here.
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_CLASSES": []}
-    index_store._served.clear()
+    index_store.clear_process_caches()
     engine_runtime.set_engine(FakeEngine())  # type: ignore[arg-type]
     from retrieval.services.libraries import library_create
 
@@ -82,7 +82,7 @@ def tenant_world(db, settings, tmp_path, tenant_a, member_a, admin_a):
     request_started.connect(close_old_connections)
     request_finished.connect(close_old_connections)
     engine_runtime.set_engine(None)
-    index_store._served.clear()
+    index_store.clear_process_caches()
 
 
 @pytest.fixture(params=["member", "admin"])

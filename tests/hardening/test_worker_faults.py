@@ -189,7 +189,7 @@ def test_worker_killed_mid_training_previous_head_serves_then_job_completes(
 
     def ranked() -> tuple[int | None, list[int]]:
         head_files.clear_cache()
-        ranking._stores.clear()
+        index_store.clear_process_caches()
         out = ranking.rank_for_user(
             user=member_a,
             query=asked(feats),

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from personalization import head_files, ranking
+from personalization import head_files
 from personalization.lab.synthetic import SyntheticLibrary, general_head
 from retrieval import index_store
 from retrieval.engine.model import head_vectors
@@ -34,12 +34,10 @@ def pz_dirs(settings: Any, tmp_path: Any) -> Iterator[Any]:
     settings.PSBIR_DEVICE = "cpu"
     torch.set_num_threads(1)
     head_files.clear_cache()
-    ranking._stores.clear()
-    index_store._served.clear()
+    index_store.clear_process_caches()
     yield tmp_path
     head_files.clear_cache()
-    ranking._stores.clear()
-    index_store._served.clear()
+    index_store.clear_process_caches()
 
 
 @pytest.fixture(autouse=True)

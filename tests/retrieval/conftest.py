@@ -32,9 +32,9 @@ def retrieval_dirs(settings: Any, tmp_path: Any) -> Iterator[Any]:
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.PSBIR_INDEX_DIR = tmp_path / "indexes"
     settings.PSBIR_FEATURE_DIR = tmp_path / "features"
-    index_store._served.clear()
+    index_store.clear_process_caches()
     yield tmp_path
-    index_store._served.clear()
+    index_store.clear_process_caches()
 
 
 @pytest.fixture
