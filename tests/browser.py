@@ -51,3 +51,11 @@ def draw_circle(page: Any, selector: str = "#sketch-canvas") -> None:
         angle = 2 * math.pi * step / 40
         page.mouse.move(cx + r * math.cos(angle), cy + r * math.sin(angle), steps=2)
     page.mouse.up()
+
+
+def search_a_circle(page: Any, *, top_k: int, wait_for: str = "#results .result-card") -> None:
+    """Draw a circle on the search page, ask for ``top_k`` results, wait for ``wait_for``."""
+    draw_circle(page)
+    page.fill("#top-k", str(top_k))
+    page.click("[data-testid=search-button]")
+    page.wait_for_selector(wait_for)

@@ -63,24 +63,16 @@ def probe(data_dir: Path) -> dict:
     import retrieval.tasks  # noqa: F401
     from accounts.models import Tenant, User
     from retrieval import engine_runtime
-    from retrieval.services import images as image_services
-    from retrieval.services import indexing
     from retrieval.services.libraries import library_create
-    from tests.retrieval.fakes import SHAPES, FakeEngine, circle_strokes, shape_png
+    from tests.retrieval.conftest import add_shapes
+    from tests.retrieval.fakes import FakeEngine, circle_strokes
 
     engine_runtime.set_engine(FakeEngine())  # type: ignore[arg-type]
     tenant = Tenant.objects.create(name="Probe", slug="probe")
     user = User.objects.create_user(
         username="probe-member", password="probe-password-1", tenant=tenant
     )
-    library = library_create(tenant=tenant, name="Shapes")
-    items = [
-        image_services.UploadItem(name=f"{shape}-{i}.png", data=shape_png(shape, seed=i))
-        for shape in SHAPES
-        for i in range(2)
-    ]
-    outcome = image_services.images_import(library=library, items=items, enqueue=False)
-    indexing.index_job_run(job_id=outcome.job.pk, tenant_id=tenant.pk)
+    add_shapes(library_create(tenant=tenant, name="Shapes"), per_shape=2)
 
     client = Client(HTTP_HOST="localhost")  # an allowed host of the settings
     client.force_login(user)

@@ -144,8 +144,6 @@ def query_compare(*, user: Any, query: SketchQuery) -> Comparison:
     usable, warnings = queries.searchable_libraries(
         libraries=libraries, model_version=engine.model_version
     )
-    if not usable:
-        raise SearchUnavailable(" ".join(warnings))
     if query.model_version and query.model_version != engine.model_version:
         warnings.append(
             f"This query ran on model {query.model_version}; today's model is "

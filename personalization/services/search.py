@@ -162,8 +162,6 @@ def search_run(
     usable, warnings = queries.searchable_libraries(
         libraries=libraries, model_version=engine.model_version
     )
-    if not usable:
-        raise SearchUnavailable(" ".join(warnings))
     if source_image is not None:
         query_input = queries.photo_query_embedding(
             image=source_image, model_version=engine.model_version

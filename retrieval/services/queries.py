@@ -43,7 +43,8 @@ class QueryEmbedding:
 def searchable_libraries(
     *, libraries: list[ImageLibrary], model_version: str
 ) -> tuple[list[ImageLibrary], list[str]]:
-    """Libraries whose index matches the engine's model version, and notes about the others."""
+    """Libraries whose index matches the engine's model version, and notes about the others;
+    ``SearchUnavailable`` (saying why, library by library) when none can be searched."""
     usable, notes = [], []
     for library in libraries:
         if not library.index_file or library.index_size == 0:
@@ -58,6 +59,8 @@ def searchable_libraries(
             )
         else:
             usable.append(library)
+    if not usable:
+        raise SearchUnavailable(" ".join(notes))
     return usable, notes
 
 

@@ -17,7 +17,7 @@ from django.conf import global_settings
 
 from accounts.models import User
 from retrieval.models import ImageLibrary
-from tests.browser import chromium, draw_circle, log_in
+from tests.browser import chromium, log_in, search_a_circle
 from tests.e2e.test_search_browser import (  # noqa: F401  (fixtures)
     PASSWORD,
     demo_member,
@@ -110,10 +110,7 @@ def test_pages_have_no_serious_accessibility_violations(
         page.locator("#sketch-canvas").wait_for()
         check(page, "search page")
 
-        draw_circle(page)
-        page.fill("#top-k", "4")
-        page.click("[data-testid=search-button]")
-        page.wait_for_selector("#results .result-card [data-pz-mark]")
+        search_a_circle(page, top_k=4, wait_for="#results .result-card [data-pz-mark]")
         page.locator("#results .result-card [data-why]").first.click()
         page.wait_for_selector("#results .why-panel .why-terms")
         check(page, "search page after a search, one Why? open")

@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from tests.browser import chromium, draw_circle, log_in
+from tests.browser import chromium, log_in, search_a_circle
 from tests.e2e.test_search_browser import (  # noqa: F401  (fixtures)
     ARTIFACTS,
     PASSWORD,
@@ -33,10 +33,7 @@ def test_more_like_this_why_and_compare_in_the_browser(server, demo_member):  # 
         page.set_default_timeout(30_000)
         log_in(page, server, demo_member.username, PASSWORD, then="/search/")
 
-        draw_circle(page)
-        page.fill("#top-k", "4")
-        page.click("[data-testid=search-button]")
-        page.wait_for_selector("#results .result-card [data-why]")
+        search_a_circle(page, top_k=4, wait_for="#results .result-card [data-why]")
         first = page.locator("#results .result-card").first
         sketch_query = page.evaluate("document.getElementById('results').dataset.queryId")
 
@@ -94,10 +91,9 @@ def test_more_like_this_why_and_compare_in_the_browser(server, demo_member):  # 
         # The same drawing again: the mark moved its photo, and "Why?" says so, with terms
         # that add up to the score; "forget" withdraws the marks of that search at once.
         page.goto(f"{server}/search/")
-        draw_circle(page)
-        page.fill("#top-k", "4")
-        page.click("[data-testid=search-button]")
-        page.wait_for_selector(f"#results .result-card[data-image-id='{marked_image}']")
+        search_a_circle(
+            page, top_k=4, wait_for=f"#results .result-card[data-image-id='{marked_image}']"
+        )
         card = page.locator(f"#results .result-card[data-image-id='{marked_image}']")
         card.locator("[data-why]").click()
         page.wait_for_selector("#results [data-testid=why-moved-by]")

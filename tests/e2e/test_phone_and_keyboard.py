@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser import chromium, draw_circle, log_in
+from tests.browser import chromium, log_in, search_a_circle
 from tests.e2e.test_search_browser import (  # noqa: F401  (fixtures)
     ARTIFACTS,
     PASSWORD,
@@ -260,10 +260,7 @@ def test_an_open_why_panel_leaves_no_hole_in_the_grid(server, demo_member):  # n
         page = context.new_page()
         page.set_default_timeout(30_000)
         log_in(page, server, demo_member.username, PASSWORD, then="/search/")
-        draw_circle(page)
-        page.fill("#top-k", "5")
-        page.click("[data-testid=search-button]")
-        page.wait_for_selector("#results .result-card [data-pz-mark]")
+        search_a_circle(page, top_k=5, wait_for="#results .result-card [data-pz-mark]")
         grid = page.locator("#results").bounding_box()
         before = _boxes(page)
         # Two columns on a phone: rows (#1 #2) (#3 #4) (#5).

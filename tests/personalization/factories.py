@@ -8,6 +8,7 @@ ranked results, as retrieval's search service does.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
 from typing import Any
@@ -86,7 +87,7 @@ def add_images(
     *,
     store_features: bool = True,
 ) -> list[LibraryImage]:
-    """Indexed photos with ``labels`` (category, subcategory) and conv5 ``maps``."""
+    """Indexed photos with ``labels`` (category, subcategory) and trunk ``maps``."""
     images = [
         LibraryImage.objects.create(
             tenant_id=library.tenant_id,
@@ -204,6 +205,31 @@ def make_head(
         head_files.save(head, relative=row.file_path, metadata={"test": True})
         row.save(update_fields=["file_path"])
     return row
+
+
+@dataclass
+class RandomLibrary:
+    library: ImageLibrary
+    images: list[LibraryImage]
+    ids: np.ndarray  # the photos' ids, in order
+    maps: np.ndarray  # their trunk maps (VGG-shaped, 512x8x8), float32 as drawn
+    vectors: np.ndarray | None  # their general vectors, served as the index (or None)
+
+
+def random_library(
+    tenant: Any, size: int, rng: np.random.Generator, *, index: bool = True
+) -> RandomLibrary:
+    """``size`` indexed photos of one label with random trunk maps; with ``index``, random
+    general vectors served as the library's FAISS index (drawn after the maps)."""
+    library = make_library(tenant)
+    maps = (rng.random((size, 512, 8, 8)) * 20).astype(np.float32)
+    images = add_images(library, maps, [("c", "s")] * size)
+    vectors = None
+    if index:
+        vectors = rng.normal(size=(size, 512)).astype(np.float32)
+        write_general_index(library, images, vectors)
+    ids = np.array([im.pk for im in images], dtype=np.int64)
+    return RandomLibrary(library, images, ids, maps, vectors)
 
 
 def write_general_index(library: ImageLibrary, images: Sequence[LibraryImage], vectors) -> None:

@@ -133,13 +133,8 @@ def between(rule: ClosenessRule, closeness: float) -> np.ndarray:
 
 @pytest.fixture
 def taught(member_a):
-    rng = np.random.default_rng(2)
-    library = factories.make_library(member_a.tenant)
-    maps = (rng.random((6, 512, 8, 8)) * 20).astype(np.float32)
-    images = factories.add_images(library, maps, [("c", "s")] * 6)
-    vectors = rng.normal(size=(6, 512)).astype(np.float32)
-    factories.write_general_index(library, images, vectors)
-    ids = np.array([im.pk for im in images], dtype=np.int64)
+    made = factories.random_library(member_a.tenant, 6, np.random.default_rng(2))
+    library, images, ids, maps = made.library, made.images, made.ids, made.maps
     general = np.linspace(1.0, 1.5, 6)
     query = factories.make_query(member_a, [library], None, images, vector=A)[0]
     # The user marked the photo the general model puts last, on drawing A.

@@ -6,17 +6,13 @@ from __future__ import annotations
 import pytest
 
 from retrieval.models import LibraryImage
-from tests.retrieval.fakes import circle_strokes
+from tests.searching import post_search
 
 pytestmark = pytest.mark.django_db
 
 
 def _search(client, **body):
-    body.setdefault("strokes", circle_strokes())
-    body.setdefault("top_k", 4)
-    response = client.post("/api/search/", body, format="json")
-    assert response.status_code == 201, response.json()
-    return response.json()
+    return post_search(client, **body)
 
 
 def test_compare_api_of_a_query_whose_libraries_are_gone_is_409(

@@ -19,12 +19,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def world(member_a):
     rng = np.random.default_rng(1)
-    library = factories.make_library(member_a.tenant)
-    maps = (rng.random((8, 512, 8, 8)) * 20).astype(np.float32)
-    images = factories.add_images(library, maps, [("c", "s")] * 8)
-    vectors = rng.normal(size=(8, 512)).astype(np.float32)
-    factories.write_general_index(library, images, vectors)
-    ids = np.array([im.pk for im in images], dtype=np.int64)
+    made = factories.random_library(member_a.tenant, 8, rng)
+    library, images, ids, vectors = made.library, made.images, made.ids, made.vectors
     query = (rng.random((512, 8, 8)) * 20).astype(np.float32)
     general = np.linspace(1.0, 1.7, 8).astype(np.float32)  # the general order: ids as given
     return member_a, library, images, ids, vectors, general, query

@@ -30,10 +30,8 @@ def _head_alone(settings):
 @pytest.fixture
 def setup(member_a):
     rng = np.random.default_rng(0)
-    library = factories.make_library(member_a.tenant)
-    maps = (rng.random((6, 512, 8, 8)) * 20).astype(np.float32)
-    images = factories.add_images(library, maps, [("c", "s")] * 6)
-    ids = np.array([im.pk for im in images], dtype=np.int64)
+    made = factories.random_library(member_a.tenant, 6, rng, index=False)
+    library, images, maps, ids = made.library, made.images, made.maps, made.ids
     general = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], dtype=np.float32)
     query = (rng.random((512, 8, 8)) * 20).astype(np.float32)
     factories.teach(member_a, library, images)

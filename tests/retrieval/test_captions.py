@@ -11,9 +11,7 @@ file name cleaned; alt text gives the caption and the category.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import re
-from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -21,24 +19,13 @@ from django.urls import reverse
 from retrieval.captions import clean_file_name, photo_alt, photo_title
 from retrieval.models import ImageLibrary, LibraryImage
 from retrieval.services import images as image_services
+from tests.retrieval.demo import DEMO, demo_builder
 from tests.retrieval.fakes import circle_strokes, shape_png
-
-REPO = Path(__file__).resolve().parents[2]
-DEMO = REPO / "retrieval" / "demo_library"
 
 
 def _manifest() -> list[dict[str, str]]:
     with open(DEMO / "manifest.csv", newline="") as handle:
         return list(csv.DictReader(handle))
-
-
-def _builder():
-    spec = importlib.util.spec_from_file_location(
-        "build_demo_library", REPO / "scripts" / "build_demo_library.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.parametrize(
@@ -95,7 +82,7 @@ def test_demo_captions_are_titles_not_file_names_with_authors():
 
 
 def test_the_builder_takes_titles_that_name_the_picture():
-    caption = _builder().caption_from_metadata
+    caption = demo_builder().caption_from_metadata
     assert caption("Angry Monkey", "Benji Park", "angry_monkey_benji_park_01", "mammal") == (
         "Angry Monkey"
     )

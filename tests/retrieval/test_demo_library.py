@@ -4,9 +4,7 @@ its manifest matches its files, and ``seed_demo`` drops photos removed from it."
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,20 +12,10 @@ from PIL import Image, ImageDraw
 
 from retrieval.models import LibraryImage
 from retrieval.services import images as image_services
+from tests.retrieval.demo import DEMO, REPO, demo_builder
 from tests.retrieval.fakes import shape_png
 
-REPO = Path(__file__).resolve().parents[2]
-DEMO = REPO / "retrieval" / "demo_library"
 BIRD_17_COMMIT = "ccba0a5"  # the last commit that bundled the placeholder bird-17.jpg
-
-
-def _builder():
-    spec = importlib.util.spec_from_file_location(
-        "build_demo_library", REPO / "scripts" / "build_demo_library.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # --- the demo library: placeholders, tiny and blank images ----------------------------------
@@ -55,7 +43,7 @@ def _placeholder() -> Image.Image:
 
 
 def test_image_problem_flags_placeholders_tiny_and_blank_images():
-    builder = _builder()
+    builder = demo_builder()
     assert builder.image_problem(_clip_art()) is None
     assert builder.image_problem(_clip_art((320, 92))) is None  # a wide boat is fine
     assert "placeholder" in builder.image_problem(_placeholder())
@@ -82,12 +70,12 @@ def test_the_real_bird_17_placeholder_is_flagged():
     )
     if shown.returncode != 0:
         pytest.skip("no git history here (the placeholder lives only in history)")
-    problem = _builder().image_problem(Image.open(io.BytesIO(shown.stdout)))
+    problem = demo_builder().image_problem(Image.open(io.BytesIO(shown.stdout)))
     assert problem and "placeholder" in problem
 
 
 def test_bundled_demo_set_has_no_flagged_image_and_matches_its_manifest():
-    builder = _builder()
+    builder = demo_builder()
     assert builder.check_bundled(DEMO / "images") == []
     rows = list(csv.DictReader((DEMO / "manifest.csv").open()))
     on_disk = sorted(p.name for p in (DEMO / "images").iterdir())

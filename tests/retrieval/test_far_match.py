@@ -16,6 +16,7 @@ import pytest
 from retrieval.engine import far_match
 from retrieval.engine.far_match import FarMatchRule, load_rules, save_rule
 from tests.retrieval.labelled import DRAWINGS, labelled_shapes
+from tests.searching import post_search
 
 pytestmark = pytest.mark.django_db
 
@@ -43,13 +44,7 @@ def libraries(make_library, tenant_a, fake_engine):
 
 
 def _search(api_client, library, drawing: str) -> dict:
-    response = api_client.post(
-        "/api/search/",
-        {"strokes": DRAWINGS[drawing], "libraries": [library.pk], "top_k": 20},
-        format="json",
-    )
-    assert response.status_code == 201, response.content
-    return response.json()
+    return post_search(api_client, strokes=DRAWINGS[drawing], libraries=[library.pk], top_k=20)
 
 
 def test_a_drawing_of_what_the_library_lacks_gets_the_note(api_client_a, libraries, measured):

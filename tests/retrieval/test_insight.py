@@ -10,16 +10,13 @@ from retrieval.engine.heads import new_head
 from retrieval.models import LibraryImage
 from tests.personalization import factories as pz_factories
 from tests.retrieval.fakes import circle_strokes
+from tests.searching import post_search
 
 pytestmark = pytest.mark.django_db
 
 
 def _search(client, **body):
-    body.setdefault("strokes", circle_strokes())
-    body.setdefault("top_k", 4)
-    response = client.post("/api/search/", body, format="json")
-    assert response.status_code == 201, response.json()
-    return response.json()
+    return post_search(client, **body)
 
 
 def test_why_gives_the_distances_w_and_what_to_overlay(

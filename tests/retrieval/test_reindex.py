@@ -8,19 +8,15 @@ from retrieval import index_store
 from retrieval.models import IndexJob, LibraryImage
 from retrieval.services import images as image_services
 from retrieval.services import indexing
-from tests.retrieval.fakes import circle_strokes, shape_png
+from tests.retrieval.fakes import shape_png
+from tests.searching import post_search
 
 pytestmark = pytest.mark.django_db
 
 
 def _search(client, library):
-    response = client.post(
-        "/api/search/",
-        {"strokes": circle_strokes(), "libraries": [library.pk], "top_k": 5},
-        format="json",
-    )
-    assert response.status_code == 201, response.json()
-    return [r["image_id"] for r in response.json()["results"]]
+    data = post_search(client, libraries=[library.pk], top_k=5)
+    return [r["image_id"] for r in data["results"]]
 
 
 def test_reindex_swap_keeps_serving(

@@ -17,6 +17,7 @@ from retrieval.engine.far_match import FarMatchRule
 from retrieval.models import SearchSession
 from retrieval.services import sessions
 from tests.retrieval.labelled import DRAWINGS, labelled_shapes
+from tests.searching import post_search
 
 pytestmark = pytest.mark.django_db
 
@@ -26,11 +27,7 @@ def _started(session: SearchSession) -> str:
 
 
 def _search(api_client, drawing: str, **extra) -> dict:
-    response = api_client.post(
-        "/api/search/", {"strokes": DRAWINGS[drawing], "top_k": 10, **extra}, format="json"
-    )
-    assert response.status_code == 201, response.content
-    return response.json()
+    return post_search(api_client, strokes=DRAWINGS[drawing], top_k=10, **extra)
 
 
 @pytest.fixture

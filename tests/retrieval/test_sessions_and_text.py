@@ -14,6 +14,7 @@ from django.utils.formats import date_format
 from psbir_site.text import PATTERN_REQUIRED, clean_text, text_problem
 from retrieval.models import LibraryImage, SearchSession
 from tests.retrieval.fakes import circle_strokes
+from tests.searching import post_search
 
 pytestmark = pytest.mark.django_db
 
@@ -24,11 +25,7 @@ STARTED = lambda session: date_format(  # noqa: E731
 
 
 def _search(api_client, **extra):
-    response = api_client.post(
-        "/api/search/", {"strokes": circle_strokes(), "top_k": 3, **extra}, format="json"
-    )
-    assert response.status_code == 201, response.content
-    return response.json()
+    return post_search(api_client, top_k=3, **extra)
 
 
 # --- sessions -------------------------------------------------------------------------------

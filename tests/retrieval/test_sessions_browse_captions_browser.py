@@ -22,6 +22,7 @@ from retrieval.engine.far_match import FarMatchRule
 from retrieval.models import SearchSession
 from tests.browser import chromium
 from tests.retrieval.labelled import DRAWINGS, labelled_shapes
+from tests.searching import post_search
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
 
@@ -82,11 +83,7 @@ def _open(browser, client, path: str, db_connection):
 
 
 def _search(api_client, drawing: str, **extra) -> dict:
-    response = api_client.post(
-        "/api/search/", {"strokes": DRAWINGS[drawing], "top_k": 10, **extra}, format="json"
-    )
-    assert response.status_code == 201, response.content
-    return response.json()
+    return post_search(api_client, strokes=DRAWINGS[drawing], top_k=10, **extra)
 
 
 @pytest.fixture
