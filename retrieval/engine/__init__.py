@@ -20,6 +20,7 @@ Importing this package imports nothing heavy.
 - :mod:`.images`          safe decoding of untrusted image uploads
 - :mod:`.features`        ``FeatureStore``: crash-safe float16 trunk-map cache on disk
 - :mod:`.index`           ``VectorIndex``: FAISS keyed by database ids, exact or IVF
+- :mod:`.distances`       Euclidean distances between vector sets (ranking, eq. 16, closeness)
 - :mod:`.query_expansion` average query expansion, as search asks a query
 - :mod:`.far_match`       the measured far-match threshold per general model
 - :mod:`.rule_files`      JSON files of measured serving rules, one entry per model version

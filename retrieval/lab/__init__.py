@@ -10,7 +10,7 @@ engine (:mod:`retrieval.engine`), never the reverse.
 - :mod:`.data`          the plain folder dataset (Sketchy layout), instance pairs, image reading
 - :mod:`.splits`        seeded category holdout and 7:3 sketch split
 - :mod:`.featurize`     trunk maps of a folder dataset, cached in FeatureStores
-- :mod:`.cache`         the shared cache folder, balanced subsets, the conv5 cache warmer
+- :mod:`.cache`         the shared cache folder, balanced subsets, the VGG-16 conv5 cache warmer
 - :mod:`.asked_split`   the training split embedded as search asks (what studies measure on)
 - :mod:`.evaluation`    the evaluation path: queries asked as served, ranked, summarised
 - :mod:`.metrics`       rankings, AP, mAP, P@K, precision-recall curves and their plot

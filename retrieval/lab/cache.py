@@ -1,4 +1,4 @@
-"""The shared trunk-map cache (``DEFAULT_CACHE_DIR``) and filling its conv5 part in a
+"""The shared trunk-map cache (``DEFAULT_CACHE_DIR``) and filling its VGG-16 conv5 part in a
 balanced order, resumably (``python -m retrieval.lab cache conv5``).
 
 The cache is the one :mod:`retrieval.lab.featurize` reads (``<cache>/<extractor
@@ -100,7 +100,7 @@ def warm_cache(
     limit: int | None = None,
     progress: bool = True,
 ) -> int:
-    """Compute missing conv5 maps in :func:`balanced_order`; returns how many were computed."""
+    """Compute missing trunk maps in :func:`balanced_order`; returns how many were computed."""
     root = cache_root(extractor, cache_dir)
     stores = {"photo": FeatureStore(root / "photo"), "sketch": FeatureStore(root / "sketch")}
     have = {kind: set(store.ids().tolist()) for kind, store in stores.items()}
@@ -112,7 +112,7 @@ def warm_cache(
     ]
     if limit is not None:
         todo = todo[:limit]
-    bar = tqdm(total=len(todo), desc="conv5 cache", disable=not progress, mininterval=10)
+    bar = tqdm(total=len(todo), desc="trunk-map cache", disable=not progress, mininterval=10)
     for start in range(0, len(todo), chunk):
         part = todo[start : start + chunk]
         for kind in ("photo", "sketch"):

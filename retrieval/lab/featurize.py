@@ -1,4 +1,4 @@
-"""conv5 features of a folder dataset, computed once and cached in FeatureStores.
+"""Trunk maps of a folder dataset, computed once and cached in FeatureStores.
 
 Cache layout: ``<cache_dir>/<extractor version>/{photo,sketch}/`` FeatureStores keyed by a
 63-bit hash of the file's path relative to the dataset root, so a subset, a re-run or
