@@ -1,7 +1,7 @@
 """The general half of a search: what a query is searched with, and where.
 
 - :func:`searchable_libraries`: the chosen libraries whose index is of today's model (the
-  others are re-indexed, and said so);
+  others are re-indexed, and said so; none at all is :class:`SearchUnavailable`);
 - :func:`sketch_query_embedding` / :func:`photo_query_embedding`: a drawing through the
   engine, or a library photo's stored vector and trunk map ("more like this", no forward
   pass), as a :class:`QueryEmbedding`;
