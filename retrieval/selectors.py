@@ -7,7 +7,7 @@ colleague in the same organisation gets the same 404 as a stranger.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -189,20 +189,33 @@ def cached_trunk_maps(
     )
     library_of = {row.pk: row.library_id for row in rows}
     libraries = {row.library_id: row.library for row in rows}
+    return _read_cached_maps(
+        image_ids,
+        library_of,
+        lambda library_id: index_store.shared_feature_store(libraries[library_id], model_version),
+    )
+
+
+def _read_cached_maps(
+    ids: np.ndarray, library_of: dict[int, int], store_of: Callable[[int], Any]
+) -> tuple[np.ndarray, np.ndarray]:
+    """float32 trunk maps of the ``ids`` found in their library's store (``library_of``: id
+    -> library id; ``store_of``: library id -> its FeatureStore), in the order of ``ids``,
+    and ``found`` (N,) bool. Ids of no listed library, or not in its store, are not found."""
     by_library: dict[int, list[int]] = defaultdict(list)
-    for position, image_id in enumerate(image_ids.tolist()):
+    for position, image_id in enumerate(ids.tolist()):
         if image_id in library_of:
             by_library[library_of[image_id]].append(position)
-    found = np.zeros(len(image_ids), dtype=bool)
+    found = np.zeros(len(ids), dtype=bool)
     maps: np.ndarray | None = None
     for library_id, positions in by_library.items():
-        store = index_store.shared_feature_store(libraries[library_id], model_version)
-        present = np.isin(image_ids[positions], store.ids())
+        store = store_of(library_id)
+        present = np.isin(ids[positions], store.ids())
         keep = [p for p, ok in zip(positions, present, strict=True) if ok]
         if keep:
-            got = store.get(image_ids[keep])
+            got = store.get(ids[keep])
             if maps is None:  # the general model's map shape, as the store holds it
-                maps = np.zeros((len(image_ids), *got.shape[1:]), dtype=np.float32)
+                maps = np.zeros((len(ids), *got.shape[1:]), dtype=np.float32)
             maps[keep] = got
             found[keep] = True
     if maps is None:
@@ -470,17 +483,20 @@ class PhotoFeatures:
         return rows
 
     def trunk_maps(self, ids: np.ndarray) -> np.ndarray:
-        """float16 (N, C, H, W) cached trunk maps of ``ids`` (photos of these), in order."""
+        """float16 (N, C, H, W) cached trunk maps of ``ids`` (photos of these), in order;
+        ``KeyError`` naming the ids that are not."""
         ids = np.asarray(ids, dtype=np.int64)
-        out: np.ndarray | None = None
         by_id = {lib.pk: lib for lib in self.libraries}
-        for library_id, rows in self._rows_by_library(ids).items():
-            store = index_store.feature_store(by_id[library_id], self.model_version)
-            maps = store.get(ids[rows]).astype(np.float16)
-            if out is None:
-                out = np.empty((len(ids), *maps.shape[1:]), dtype=np.float16)
-            out[rows] = maps
-        return out if out is not None else np.zeros((0, 512, 8, 8), np.float16)
+        maps, found = _read_cached_maps(
+            ids,
+            dict(zip(self.ids.tolist(), self.library_ids.tolist(), strict=True)),
+            lambda library_id: index_store.shared_feature_store(
+                by_id[library_id], self.model_version
+            ),
+        )
+        if not found.all():
+            raise KeyError(f"no cached trunk map for photos {ids[~found].tolist()}")
+        return maps.astype(np.float16)
 
     def general_vectors(self) -> np.ndarray:
         """float32 (N, 512) general vectors of all these photos, as the served indexes hold
