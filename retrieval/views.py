@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
 from accounts.permissions import tenant_admin_required, tenant_member_required
@@ -27,6 +28,13 @@ from retrieval.services.images import ImportOutcome
 
 IMAGES_PER_PAGE = 60
 BROWSE_PER_PAGE = 48
+
+
+def page_query(**filters: str | None) -> str:
+    """The filters a paged list keeps from page to page, as ``&name=value...`` (empty ones
+    left out), for ``templates/_pager.html``."""
+    kept = {name: value for name, value in filters.items() if value}
+    return f"&{urlencode(kept)}" if kept else ""
 
 
 def _form_errors(form: object) -> str:
@@ -131,6 +139,7 @@ def library_browse(request: HttpRequest, pk: int) -> HttpResponse:
         "page": page,
         "category": category,
         "unlabelled": unlabelled,
+        "page_query": page_query(category=category, unlabelled="1" if unlabelled else ""),
         "categories": [(name, n) for name, n in counts if name],
         "unlabelled_count": sum(n for name, n in counts if not name),
         "total": sum(n for _, n in counts),
@@ -171,6 +180,7 @@ def library_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "page": page,
         "status": status or "",
         "q": query or "",
+        "page_query": page_query(q=query, status=status),
         "statuses": LibraryImage.Status.choices,
         "jobs": selectors.job_list(library=library)[:5],
         "edit_form": LibraryForm(

@@ -94,3 +94,21 @@ def test_browse_is_paged(client_a, shapes, settings, monkeypatch):
 def test_another_organisations_library_is_a_404(client_b, shapes):
     assert client_b.get(reverse("retrieval:library-browse", args=[shapes.pk])).status_code == 404
     assert "Shapes" not in client_b.get(reverse("retrieval:browse")).content.decode()
+
+
+def test_paging_keeps_the_filter(client_a, shapes, monkeypatch):
+    from retrieval import views
+
+    monkeypatch.setattr(views, "BROWSE_PER_PAGE", 1)
+    url = reverse("retrieval:library-browse", args=[shapes.pk])
+    html = client_a.get(url, {"category": "circle", "page": 2}).content.decode()
+    assert "?page=1&amp;category=circle" in html and "?page=3&amp;category=circle" in html
+    html = client_a.get(url, {"unlabelled": "1"}).content.decode()
+    assert "pager" not in html  # one unlabelled photo: one page, no links
+
+
+def test_page_query_keeps_only_the_filters_given():
+    from retrieval.views import page_query
+
+    assert page_query(q="red car", status=None) == "&q=red+car"
+    assert page_query(category="", unlabelled="") == ""
