@@ -32,5 +32,7 @@ echo "==> converting the pretrained VGG-16/HED weights (once)"
 .venv/bin/python -m retrieval.engine.weights convert
 
 echo "==> applying database migrations"
+# The data directory (database, media, indexes) may be one of the operator's, not there yet.
+mkdir -p "${PSBIR_DATA_DIR:-var}"
 .venv/bin/python manage.py migrate --noinput >/dev/null
 .venv/bin/python manage.py createcachetable >/dev/null
