@@ -1,11 +1,17 @@
 """Where a library's derived data lives on disk, and the per-process cache of served indexes.
 
 - trunk-map cache: ``PSBIR_FEATURE_DIR/tenant-<t>/library-<l>/<model version>/`` (a FeatureStore);
-- FAISS index: ``PSBIR_INDEX_DIR/tenant-<t>/library-<l>/<model version>-<token>.faiss``.
+- FAISS index: ``PSBIR_INDEX_DIR/tenant-<t>/library-<l>/<model version>-<token>.faiss`` (the
+  manifest the library's ``index_file`` points to) and, for a large library, the base it
+  names, ``<model version>-<token>.ivf`` in the same folder (see
+  :mod:`retrieval.engine.index_files`).
 
 Paths are built from server-side ids and a sanitised version string only. An index file is
-written once and never modified: a change writes a new file and moves the library's
-``index_file`` pointer, so a reader holding an old file keeps a consistent index.
+written once and never modified: a change writes a new manifest and moves the library's
+``index_file`` pointer, so a reader holding an old file keeps a consistent index. Successive
+manifests share one base (an import writes a small manifest, not the big base), which is
+deleted with the last manifest naming it; the process maps each base once and a swap to a
+manifest on the same base reuses that mapping.
 """
 
 from __future__ import annotations
@@ -64,11 +70,16 @@ _stores: dict[Path, FeatureStore] = {}
 def shared_feature_store(library: ImageLibrary, model_version: str) -> FeatureStore:
     """The process's one reader of a library's trunk-map cache (searches re-score from it);
     opened once per process, as a FeatureStore sees what other processes add to it."""
-    path = feature_dir(library, model_version)
+    return _shared(feature_dir(library, model_version))
+
+
+def _shared(path: Path) -> FeatureStore:
+    from retrieval.engine.features import FeatureStore
+
     with _cache_lock:
         store = _stores.get(path)
         if store is None:
-            store = _stores[path] = feature_store(library, model_version)
+            store = _stores[path] = FeatureStore(path)
     return store
 
 
@@ -107,12 +118,40 @@ def write_index(index: VectorIndex, library: ImageLibrary, model_version: str) -
     return relative
 
 
+def linked_index_files(path: Path) -> list[Path]:
+    """A manifest and the base file it names (resolved; the base only if it is readable)."""
+    from retrieval.engine import index_files
+
+    return [p.resolve() for p in index_files.linked_files(path)]
+
+
+def _base_in_use(base: Path) -> bool:
+    for manifest in base.parent.glob("*.faiss"):
+        try:
+            if base in linked_index_files(manifest)[1:]:
+                return True
+        except FileNotFoundError:
+            continue
+    return False
+
+
 def delete_index(relative: str) -> None:
-    index_path(relative).unlink(missing_ok=True)
+    """Delete an index manifest, and its base when no other manifest names it any more.
+
+    Called after the pointer moved away (on commit): a manifest written later names the base
+    before the one it replaces is deleted, so a base in use always has a manifest on disk.
+    """
+    path = index_path(relative)
+    linked = linked_index_files(path) if path.exists() else [path]
+    path.unlink(missing_ok=True)
+    for base in linked[1:]:
+        if not _base_in_use(base):
+            base.unlink(missing_ok=True)
 
 
 def served_index(library: ImageLibrary) -> VectorIndex:
-    """The library's current index, loaded once per process per index file.
+    """The library's current index, loaded once per process per index file (its base is
+    memory-mapped, and shared with the previous index when the swap kept the same base).
 
     Raises FileNotFoundError when the pointer moved and the old file is already gone; the
     caller re-reads the library and tries again.
@@ -150,3 +189,23 @@ def delete_library_files(*, tenant_id: int, library_id: int) -> None:
     for root in (settings.PSBIR_FEATURE_DIR, settings.PSBIR_INDEX_DIR):
         shutil.rmtree(Path(root) / part, ignore_errors=True)
     forget_library(library_id)
+
+
+# --- pooled features (personal re-scoring at scale; added beside the trunk-map cache) ----
+
+
+def pooled_dir(library: ImageLibrary, model_version: str) -> Path:
+    """The library's pooled general-head features (float16 (1280, 1, 1) rows): a sibling of
+    the trunk-map cache, so deleting photos' features or the library's files covers it."""
+    return feature_root(library) / f"{version_slug(model_version)}.pooled"
+
+
+def pooled_store(library: ImageLibrary, model_version: str) -> FeatureStore:
+    from retrieval.engine.features import FeatureStore
+
+    return FeatureStore(pooled_dir(library, model_version))
+
+
+def shared_pooled_store(library: ImageLibrary, model_version: str) -> FeatureStore:
+    """The process's one reader of a library's pooled features (see shared_feature_store)."""
+    return _shared(pooled_dir(library, model_version))

@@ -21,16 +21,30 @@ CHECKPOINT_KEYS = ("arch", "state_dict", "version", "metadata")
 
 def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
     """Write ``path`` through ``write(fileobj)`` via a temp file + ``os.replace``."""
+
+    def fill(tmp_name: str) -> None:
+        with open(tmp_name, "wb") as fh:
+            write(fh)
+
+    atomic_fill(path, fill)
+
+
+def atomic_fill(path: Path, fill: Callable[[str], None]) -> None:
+    """Make ``path`` by ``fill(temp file name)`` (for writers that take a file name, as FAISS
+    does), then fsync and ``os.replace`` it over ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
     try:
-        # mkstemp makes the file 0600; a checkpoint must stay readable by the web server user.
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
+        fill(tmp_name)
+        # mkstemp makes the file 0600; it must stay readable by the web server user.
+        os.chmod(tmp_name, 0o644)
+        fd = os.open(tmp_name, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp_name, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -107,7 +107,9 @@ def test_switches_to_ivf_above_the_threshold_and_keeps_good_recall(tmp_path):
     index.save(tmp_path / "ivf.index")
     loaded = VectorIndex.load(tmp_path / "ivf.index")
     assert loaded.kind == "ivf"
-    np.testing.assert_array_equal(loaded.vectors(ids[10:12]), x[10:12])
+    # IVF codes are 8-bit scalar-quantised: vectors come back approximately (within ~1/255 of
+    # each dimension's range; this assertion was exact with the old IndexIVFFlat).
+    np.testing.assert_allclose(loaded.vectors(ids[10:12]), x[10:12], atol=0.05)
     assert loaded.remove(ids[:2000]) == 2000
     assert loaded.kind == "flat" and len(loaded) == 1000  # back to exact when small
     np.testing.assert_array_equal(np.sort(loaded.ids()), np.sort(ids[2000:]))
