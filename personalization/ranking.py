@@ -239,19 +239,34 @@ def _calibration(head_row: Any) -> scoring.Calibration | None:
 def _personal_distances(
     user: Any, head_row: Any, query_features: np.ndarray, candidate_ids: np.ndarray
 ) -> np.ndarray | None:
-    """Eq. 16 for every candidate, or None when the head cannot score these photos."""
-    from retrieval.selectors import cached_trunk_maps
+    """Eq. 16 for every candidate, or None when the head cannot score these photos.
 
+    A head that retrained only the general head's projection re-scores from the photos'
+    pooled features (2.5 KiB each, only its ``fc`` runs); other heads, and photos indexed
+    before pooled features were kept, from their trunk maps (26 KiB, the whole head)."""
+    from retrieval.selectors import cached_pooled_features, cached_trunk_maps
+
+    try:
+        head = head_files.load(head_row)
+    except (FileNotFoundError, ValueError):
+        logger.exception("head v%s of user %s cannot be loaded", head_row.version, user.pk)
+        return None
+    scope = ((head_row.details or {}).get("config") or {}).get("scope")
+    found = np.zeros(len(candidate_ids), dtype=bool)
+    if scope == "projection" and hasattr(head, "project"):
+        pooled, found = cached_pooled_features(
+            tenant_id=user.tenant_id, model_version=head_row.model_version, image_ids=candidate_ids
+        )
+        if found.all():
+            distances = scoring.personal_distances_pooled(
+                head, np.asarray(query_features), pooled
+            ).astype(np.float64)
+            return distances
     maps, found = cached_trunk_maps(
         tenant_id=user.tenant_id, model_version=head_row.model_version, image_ids=candidate_ids
     )
     if not found.any():
         logger.info("head v%s of user %s: no candidate features", head_row.version, user.pk)
-        return None
-    try:
-        head = head_files.load(head_row)
-    except (FileNotFoundError, ValueError):
-        logger.exception("head v%s of user %s cannot be loaded", head_row.version, user.pk)
         return None
     distances = np.empty(len(candidate_ids), dtype=np.float64)
     distances[found] = scoring.personal_distances(head, np.asarray(query_features), maps)

@@ -8,6 +8,8 @@ server by environment variable alone:
 - ``REDIS_URL``     e.g. ``redis://127.0.0.1:6379/0``: django-q2 broker + channels-redis
 - ``PSBIR_DATA_DIR`` where the database, media, indexes and models live (default ``var/``)
 - ``PSBIR_DEVICE``  ``auto`` (CUDA when present), ``cpu`` or ``cuda``
+- ``PSBIR_VECTOR_ENGINE`` ``auto`` (pgvector on PostgreSQL with the ``vector`` extension,
+  FAISS files otherwise), ``faiss`` or ``pgvector``
 """
 
 from __future__ import annotations
@@ -252,6 +254,12 @@ PSBIR_DEVICE = os.environ.get("PSBIR_DEVICE", "auto")
 PSBIR_MODEL_DIR = Path(os.environ.get("PSBIR_MODEL_DIR", DATA_DIR / "models"))
 PSBIR_INDEX_DIR = Path(os.environ.get("PSBIR_INDEX_DIR", DATA_DIR / "indexes"))
 PSBIR_FEATURE_DIR = Path(os.environ.get("PSBIR_FEATURE_DIR", DATA_DIR / "features"))
+# Where libraries' vectors are served from (retrieval/vector_stores): "auto" (pgvector on
+# PostgreSQL with the vector extension, FAISS files otherwise), "faiss" or "pgvector".
+PSBIR_VECTOR_ENGINE = os.environ.get("PSBIR_VECTOR_ENGINE", "auto")
+# pgvector's HNSW search breadth (hnsw.ef_search; at least K): recall against speed, measured
+# by `manage.py scale_benchmark --engine pgvector`.
+PSBIR_PGVECTOR_EF_SEARCH = int(os.environ.get("PSBIR_PGVECTOR_EF_SEARCH", "100"))
 # Personalized heads (one file per user and version); see personalization/head_files.py.
 PSBIR_PERSONAL_HEAD_DIR = Path(
     os.environ.get("PSBIR_PERSONAL_HEAD_DIR", DATA_DIR / "models" / "personal")
@@ -271,6 +279,9 @@ PSBIR_EDGE_METHOD = os.environ.get("PSBIR_EDGE_METHOD", "")
 PSBIR_MIRROR_QUERIES = _env_bool("PSBIR_MIRROR_QUERIES", True)
 PSBIR_QUERY_EXPANSION = int(os.environ.get("PSBIR_QUERY_EXPANSION", "3"))
 PSBIR_INDEX_BATCH_SIZE = int(os.environ.get("PSBIR_INDEX_BATCH_SIZE", "16"))
+# An index job of more photos than this is split into chunks of this many, one task each, so
+# several workers index a large library in parallel (retrieval/services/indexing.py).
+PSBIR_INDEX_CHUNK_SIZE = int(os.environ.get("PSBIR_INDEX_CHUNK_SIZE", "2000"))
 PSBIR_MAX_ZIP_FILES = int(os.environ.get("PSBIR_MAX_ZIP_FILES", "5000"))
 PSBIR_MAX_ZIP_UNCOMPRESSED_BYTES = int(
     os.environ.get("PSBIR_MAX_ZIP_UNCOMPRESSED_BYTES", 2 * 1024**3)

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from pgvector.django import HalfVectorField
 
-from accounts.models import TenantOwnedModel
+from accounts.models import Tenant, TenantOwnedModel, TenantQuerySet
 from psbir_site.models import LeasedJob
+
+# The general models' descriptor size (both heads end in 512-d, eq. 6).
+VECTOR_DIM = 512
 
 
 def _photo_upload_path(instance: LibraryImage, filename: str) -> str:
@@ -40,6 +44,10 @@ class ImageLibrary(TenantOwnedModel):
     index_file = models.CharField(max_length=300, blank=True)
     index_size = models.PositiveIntegerField(default=0)
     indexed_at = models.DateTimeField(null=True, blank=True)
+    # Which vector store holds the served vectors ("faiss" files or "pgvector" rows; "" =
+    # none yet). A library held by another store than the configured one is re-indexed
+    # before it is searched, as one of another model version is (retrieval.vector_stores).
+    index_engine = models.CharField(max_length=20, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -84,6 +92,41 @@ class LibraryImage(TenantOwnedModel):
         return self.original_name or f"image {self.pk}"
 
 
+class PhotoVector(models.Model):
+    """A photo's general vector in PostgreSQL (pgvector), for the scale-out profile.
+
+    The table exists only where the ``vector`` extension does (migration 0006); only
+    :mod:`retrieval.vector_stores.pgvector_store` reads or writes it. Its foreign keys are
+    ``ON DELETE CASCADE`` in the database itself (not Django's collector, which would query a
+    table SQLite does not have): a vector goes with its photo, library or organisation.
+    """
+
+    image = models.OneToOneField(
+        LibraryImage,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        primary_key=True,
+        related_name="+",
+    )
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    library = models.ForeignKey(
+        ImageLibrary, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    # halfvec(512): half the size of vector(512) and of its HNSW index; recall measured by
+    # ``manage.py scale_benchmark --engine pgvector``.
+    vector = HalfVectorField(dimensions=VECTOR_DIM)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["library"], name="photovector_library")]
+
+    def __str__(self) -> str:
+        return f"vector of image {self.image_id}"
+
+
 class IndexJob(TenantOwnedModel, LeasedJob):
     """One import or re-index run over a library, with its progress."""
 
@@ -117,6 +160,35 @@ class IndexJob(TenantOwnedModel, LeasedJob):
 
     class Meta:
         ordering = ["-id"]
+
+
+class IndexChunk(TenantOwnedModel, LeasedJob):
+    """One slice of a large index job's photos (``PSBIR_INDEX_CHUNK_SIZE``): every chunk is
+    a task of its own, so several workers index one library in parallel; a chunk whose
+    worker died is taken over by another (its lease), resuming after its last saved batch."""
+
+    job = models.ForeignKey(IndexJob, on_delete=models.CASCADE, related_name="chunks")
+    number = models.PositiveIntegerField()
+    image_ids = models.JSONField(default=list)
+    status = models.CharField(
+        max_length=10, choices=IndexJob.Status.choices, default=IndexJob.Status.QUEUED
+    )
+    done = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    failures = models.JSONField(default=list, blank=True)
+    # False when its vectors could not join the served ones (another model version or
+    # store): the job then rebuilds them all once every chunk is done.
+    added = models.BooleanField(default=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["job", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "number"], name="unique_chunk_number_per_job")
+        ]
+
+    def __str__(self) -> str:
+        return f"chunk {self.number} of index job {self.job_id}"
 
 
 class SearchSession(TenantOwnedModel):

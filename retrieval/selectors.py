@@ -15,7 +15,7 @@ import numpy as np
 from django.db.models import Count, Prefetch, Q, QuerySet
 
 from accounts.models import Tenant
-from retrieval import index_store
+from retrieval import index_store, vector_stores
 from retrieval.models import (
     ImageLibrary,
     IndexJob,
@@ -149,29 +149,16 @@ def query_trunk_map(*, query: SketchQuery) -> np.ndarray | None:
 
 
 def stored_vectors(*, tenant_id: int, image_ids: Sequence[int]) -> dict[int, np.ndarray]:
-    """General vectors of the tenant's photos ``image_ids`` as their served indexes hold
-    them (photos not indexed, or of another tenant, are left out)."""
-    # Plain (id, library) pairs: building 200 model instances cost ~30 ms a search.
-    pairs = (
+    """General vectors of the tenant's photos ``image_ids`` as the vector store serves them
+    (photos not indexed, or of another tenant, are left out)."""
+    # Plain library ids: building 200 photo instances cost ~30 ms a search.
+    library_ids = set(
         LibraryImage.objects.for_tenant(tenant_id)
         .filter(pk__in=[int(i) for i in image_ids])
-        .values_list("pk", "library_id")
+        .values_list("library_id", flat=True)
     )
-    ids_of: dict[int, list[int]] = {}
-    for image_id, library_id in pairs:
-        ids_of.setdefault(library_id, []).append(image_id)
-    libraries = ImageLibrary.objects.for_tenant(tenant_id).filter(pk__in=list(ids_of))
-    by_library = {library.pk: (library, ids_of[library.pk]) for library in libraries}
-    out: dict[int, np.ndarray] = {}
-    for library, ids in by_library.values():
-        if not library.index_file:
-            continue  # not indexed (yet): no stored vectors
-        index = _served(library)
-        # One read of the index's ids (``i in index`` reads them all for every i).
-        present = np.asarray(ids, np.int64)[np.isin(ids, index.ids())].tolist()
-        if present:
-            out.update(zip(present, index.vectors(present), strict=True))
-    return out
+    libraries = list(ImageLibrary.objects.for_tenant(tenant_id).filter(pk__in=library_ids))
+    return vector_stores.active_store().vectors(libraries, image_ids)
 
 
 def cached_trunk_maps(
@@ -181,6 +168,19 @@ def cached_trunk_maps(
     ``model_version`` (rows where ``found``), and ``found`` (N,) bool: what a personal head
     re-scores. Photos of another tenant or version, or without a cached map, are not found."""
     image_ids = np.asarray(image_ids, np.int64)
+    library_of, libraries = _libraries_at(tenant_id, model_version, image_ids)
+    return _read_cached_maps(
+        image_ids,
+        library_of,
+        lambda library_id: index_store.shared_feature_store(libraries[library_id], model_version),
+    )
+
+
+def _libraries_at(
+    tenant_id: int, model_version: str, image_ids: np.ndarray
+) -> tuple[dict[int, int], dict[int, ImageLibrary]]:
+    """(photo id -> library id, library id -> library) of the tenant's photos ``image_ids``
+    whose library serves ``model_version``."""
     rows = (
         LibraryImage.objects.for_tenant(tenant_id)
         .filter(pk__in=image_ids.tolist(), library__model_version=model_version)
@@ -188,12 +188,24 @@ def cached_trunk_maps(
         .only("id", "library__id", "library__tenant_id", "library__model_version")
     )
     library_of = {row.pk: row.library_id for row in rows}
-    libraries = {row.library_id: row.library for row in rows}
-    return _read_cached_maps(
+    return library_of, {row.library_id: row.library for row in rows}
+
+
+def cached_pooled_features(
+    *, tenant_id: int, model_version: str, image_ids: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """float32 (found, 1280) pooled features of the general head (the part a personal
+    projection head shares) of the tenant's photos ``image_ids`` under ``model_version``, and
+    ``found`` (N,) bool, as :func:`cached_trunk_maps` (photos indexed before pooled features
+    were kept are not found: their maps are)."""
+    image_ids = np.asarray(image_ids, np.int64)
+    library_of, libraries = _libraries_at(tenant_id, model_version, image_ids)
+    pooled, found = _read_cached_maps(
         image_ids,
         library_of,
-        lambda library_id: index_store.shared_feature_store(libraries[library_id], model_version),
+        lambda library_id: index_store.shared_pooled_store(libraries[library_id], model_version),
     )
+    return pooled.reshape(len(pooled), -1), found
 
 
 def _read_cached_maps(
@@ -223,15 +235,6 @@ def _read_cached_maps(
     return maps[found], found
 
 
-def _served(library: ImageLibrary) -> Any:
-    try:
-        return index_store.served_index(library)
-    except FileNotFoundError:
-        # The pointer moved after we read it and the old file is gone: read it again.
-        library.refresh_from_db(fields=["index_file", "model_version", "index_size"])
-        return index_store.served_index(library)
-
-
 @dataclass(frozen=True)
 class GeneralCandidates:
     """The served indexes' answer to a query: the vector they were asked (the query's,
@@ -258,83 +261,42 @@ def general_candidates(
     itself and its ``neighbours`` nearest photos (average query expansion,
     :mod:`retrieval.engine.query_expansion`; 0: ``vector`` as it is), ``exclude`` left out.
 
-    Each library's served index is read once and searched on its own, the answers merged by
-    distance (every index holds vectors of the same model version: the caller checked).
-    With expansion the indexes are asked twice, as the method is: the expanded vector only
-    exists once the first answer is in. Ids whose photo was deleted since the index was
-    written are dropped.
+    The vector store answers over all the libraries at once (FAISS: each library's index
+    searched and the answers merged by distance; pgvector: one SQL query); every library
+    holds vectors of the same model version: the caller checked. With expansion the store is
+    asked twice, as the method is: the expanded vector only exists once the first answer is
+    in. Only photos that still exist are returned.
     """
     from retrieval.engine.query_expansion import expand
 
     libraries = list(libraries)
-    indexes = [(library, _served(library)) for library in libraries]
+    store = vector_stores.active_store()
     query = np.asarray(vector, dtype=np.float32).reshape(-1)
     if neighbours > 0 and libraries:
-        ids, _, answered_by = _nearest_over(indexes, query, neighbours)
-        if len(ids):
-            # Read from the index that answered each id: no second lookup of their libraries.
-            found = [
-                index.vectors(np.array([i], dtype=np.int64))[0]
-                for i, index in zip(ids.tolist(), answered_by, strict=True)
-            ]
-            query = expand(query[None], np.stack(found)[None])[0]
-    ids, distances, _ = _nearest_over(indexes, query, k + len(exclude))
+        nearest = store.nearest(libraries, query, neighbours)
+        found = store.vectors(libraries, nearest.ids.tolist())
+        rows = [found[i] for i in nearest.ids.tolist() if i in found]
+        if rows:
+            query = expand(query[None], np.stack(rows)[None])[0]
+    nearest = store.nearest(libraries, query, k + len(exclude)) if libraries else None
+    if nearest is None:
+        return GeneralCandidates(
+            vector=query, ids=np.zeros(0, np.int64), distances=np.zeros(0, np.float32)
+        )
+    ids, distances = nearest.ids, nearest.distances
     if len(exclude):
         keep = ~np.isin(ids, np.asarray(exclude, dtype=np.int64))
         ids, distances = ids[keep], distances[keep]
     return GeneralCandidates(vector=query, ids=ids, distances=distances)
 
 
-def _nearest_over(
-    indexes: Sequence[tuple[ImageLibrary, Any]], vector: np.ndarray, k: int
-) -> tuple[np.ndarray, np.ndarray, list[Any]]:
-    """The ``k`` nearest live photos over the served ``indexes`` (ids int64, distances
-    float32) and, per id, the index that answered it."""
-    found_ids, found_dist, found_in = [], [], []
-    for _, index in indexes:
-        if len(index) == 0:
-            continue
-        distances, ids = index.search(np.asarray(vector, dtype=np.float32), k)
-        distances, ids = np.asarray(distances).reshape(-1), np.asarray(ids).reshape(-1)
-        keep = ids >= 0  # FAISS pads with -1 when an index holds fewer than k vectors
-        found_ids.append(ids[keep].astype(np.int64))
-        found_dist.append(distances[keep].astype(np.float32))
-        found_in += [index] * int(keep.sum())
-    if not found_ids:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), []
-    ids = np.concatenate(found_ids)
-    distances = np.concatenate(found_dist)
-    order = np.argsort(distances, kind="stable")[:k]
-    ids, distances = ids[order], distances[order]
-    answered_by = [found_in[i] for i in order.tolist()]
-    tenant_id = indexes[0][0].tenant_id
-    alive = set(
-        LibraryImage.objects.for_tenant(tenant_id)
-        .filter(pk__in=ids.tolist(), library__in=[library.pk for library, _ in indexes])
-        .values_list("pk", flat=True)
-    )
-    keep = [int(i) in alive for i in ids]
-    mask = np.array(keep, dtype=bool)
-    return (
-        ids[mask],
-        distances[mask],
-        [ix for ix, kept in zip(answered_by, keep, strict=True) if kept],
-    )
-
-
 # --- what the index holds for one photo (more like this, why this result) ------------------
 
 
 def image_vector(*, image: LibraryImage) -> np.ndarray | None:
-    """The photo's general vector as its library's served index holds it (no forward pass);
-    None when the library has no index or the photo is not in it (not indexed yet)."""
-    library = image.library
-    if not library.index_file:
-        return None
-    try:
-        return _served(library).vectors(np.array([image.pk], dtype=np.int64))[0]
-    except (KeyError, FileNotFoundError):
-        return None
+    """The photo's general vector as the vector store serves it (no forward pass); None
+    when its library has none or the photo is not among them (not indexed yet)."""
+    return vector_stores.active_store().vectors([image.library], [image.pk]).get(image.pk)
 
 
 def image_trunk_map(*, image: LibraryImage, model_version: str) -> np.ndarray | None:
@@ -503,13 +465,14 @@ class PhotoFeatures:
         them; :class:`IndexUnavailable` when a library's index does not (being re-indexed)."""
         out = np.zeros((len(self.ids), 512), dtype=np.float32)
         rows_of = self._rows_by_library(self.ids)
+        store = vector_stores.active_store()
         for library in self.libraries:
             rows = rows_of.get(library.pk)
             if rows:
-                try:
-                    out[rows] = index_store.served_index(library).vectors(self.ids[rows])
-                except (KeyError, FileNotFoundError) as exc:
-                    raise IndexUnavailable(library) from exc
+                found = store.vectors([library], self.ids[rows].tolist())
+                if len(found) != len(rows):
+                    raise IndexUnavailable(library)
+                out[rows] = np.stack([found[int(i)] for i in self.ids[rows]])
         return out
 
 

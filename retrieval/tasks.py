@@ -10,6 +10,11 @@ def index_job_task(job_id: int, tenant_id: int) -> None:
     indexing.index_job_run(job_id=job_id, tenant_id=tenant_id)
 
 
+def index_chunk_task(chunk_id: int, tenant_id: int) -> None:
+    """Index one chunk of a large :class:`~retrieval.models.IndexJob` (any worker, in parallel)."""
+    indexing.index_chunk_run(chunk_id=chunk_id, tenant_id=tenant_id)
+
+
 def recover_index_jobs() -> list[int]:
     """The schedule's entry point: queue again the index jobs whose worker died."""
     return indexing.index_jobs_recover()

@@ -57,16 +57,9 @@ def _photo_png(rng, size: int = 320) -> bytes:
 
 
 def _drawing(rng) -> dict:
-    strokes = []
-    for _ in range(int(rng.integers(2, 6))):
-        cx, cy, r = rng.uniform(120, 280), rng.uniform(120, 280), rng.uniform(30, 90)
-        a0 = rng.uniform(0, 2 * math.pi)
-        points = [
-            [cx + r * math.cos(a0 + t), cy + r * math.sin(a0 + t)]
-            for t in [i * 0.2 for i in range(int(rng.integers(8, 32)))]
-        ]
-        strokes.append({"points": points, "width": 4.0, "erase": False})
-    return {"width": 400, "height": 400, "strokes": strokes}
+    from personalization.lab.scale_benchmark import canvas_drawing
+
+    return canvas_drawing(rng)
 
 
 def _percentiles(seconds: list[float]) -> dict[str, float]:

@@ -7,3 +7,7 @@ bash scripts/setup.sh >/dev/null
 eval "$(bash scripts/scaleout_services.sh)"
 echo "==> pytest on PostgreSQL + Redis ($DATABASE_URL, $REDIS_URL)"
 .venv/bin/pytest -m "not browser" "$@"
+# Vectors in pgvector at a library size (issue 23): recall against exact search must hold.
+echo "==> scale_benchmark smoke: 20,000 photos in pgvector"
+.venv/bin/python manage.py scale_benchmark --photos 20000 --engine pgvector --queries 10 \
+  --min-recall 0.95 --json "${PSBIR_SCALE_SMOKE_JSON:-/tmp/psbir-scale-smoke.json}"

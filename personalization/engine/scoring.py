@@ -29,6 +29,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from torch import nn
 
 from retrieval.engine.distances import euclidean_distances
@@ -58,6 +59,20 @@ def personal_distances(
 ) -> np.ndarray:
     """Eq. 16 for one query's trunk map and the candidates' maps, float32 (N,)."""
     vectors = head_vectors(head, np.concatenate([np.asarray(query_map)[None], candidate_maps]))
+    return eq16(vectors[:1], vectors[1:])[0]
+
+
+def personal_distances_pooled(
+    head: nn.Module, query_map: np.ndarray, candidate_pooled: np.ndarray
+) -> np.ndarray:
+    """Eq. 16 as :func:`personal_distances`, for a head that retrained only the general
+    head's projection (scope "projection"): the candidates come as the general head's pooled
+    features, which such a head shares, so only its ``fc`` runs on them (a (N, 1280) x
+    (1280, 512) product: 500 candidates in a few ms, where their maps took the whole head)."""
+    with torch.no_grad():
+        query = head.pooled(torch.as_tensor(np.asarray(query_map, np.float32)[None]))
+        pooled = torch.as_tensor(np.asarray(candidate_pooled, dtype=np.float32))
+        vectors = head.project(torch.cat([query, pooled])).numpy()
     return eq16(vectors[:1], vectors[1:])[0]
 
 

@@ -1,14 +1,16 @@
-"""Index jobs: stored photos -> edge maps, trunk maps, general vectors, a library's FAISS index.
+"""Index jobs: stored photos -> edge maps, trunk maps, general vectors in a library's vector
+store (a FAISS file, or pgvector rows: :mod:`retrieval.vector_stores`).
 
 The task (:func:`retrieval.tasks.index_job_task`) takes ids and calls :func:`index_job_run`,
 which re-fetches everything through the tenant filter. Photos go through the engine in
 batches; after each batch the job's progress is saved and pushed to the organisation's admins.
 
-Index updates never modify a served file: :func:`index_add`, :func:`index_remove` and
-:func:`index_rebuild` write a new file and move ``ImageLibrary.index_file`` in one
-transaction holding the library's row lock, so concurrent jobs serialise and a search
-always reads one complete index. An index built by another model version is never extended:
-the job then rebuilds the whole index at the current version instead.
+:func:`index_add`, :func:`index_remove` and :func:`index_rebuild` change the served vectors
+in one transaction holding the library's row lock, so concurrent jobs serialise and a search
+always reads one complete set (FAISS: a new file and a moved ``ImageLibrary.index_file``;
+pgvector: rows, under PostgreSQL's MVCC). Vectors of another model version, or in another
+store than the configured one, are never extended: the job then rebuilds them all at the
+current version, in the configured store.
 """
 
 from __future__ import annotations
@@ -28,11 +30,12 @@ from django.utils import timezone
 
 from psbir_site import job_leases
 from psbir_site.events import publish, tenant_admin_group
-from retrieval import index_store, photos
-from retrieval.models import ImageLibrary, IndexJob, LibraryImage
+from retrieval import index_store, photos, vector_stores
+from retrieval.models import ImageLibrary, IndexChunk, IndexJob, LibraryImage
 
 if TYPE_CHECKING:
     from retrieval.engine.pipeline import Engine
+    from retrieval.vector_stores import VectorStore
 
 logger = logging.getLogger(__name__)
 
@@ -181,7 +184,20 @@ def index_jobs_recover(*, now: Any = None) -> list[int]:
         queued=Q(status=IndexJob.Status.QUEUED),
         now=now or timezone.now(),
         enqueue=index_job_enqueue,
+    ) + _chunks_recover(now=now or timezone.now())
+
+
+def _chunks_recover(*, now: Any) -> list[int]:
+    """Queue again the chunks whose worker stopped (the job ids they belong to)."""
+    chunk_ids = job_leases.requeue_abandoned(
+        IndexChunk,
+        running=Q(status=IndexJob.Status.RUNNING),
+        queued=Q(status=IndexJob.Status.QUEUED),
+        now=now,
+        enqueue=index_chunk_enqueue,
     )
+    jobs = IndexChunk.objects.filter(pk__in=chunk_ids).values_list("job_id", flat=True)
+    return sorted(set(jobs))
 
 
 # --- the job body --------------------------------------------------------------------------
@@ -254,6 +270,8 @@ def _run(
     resumed: bool,
     on_progress: Callable[[IndexJob], None] | None,
 ) -> IndexJob:
+    if job.chunks.exists():  # split by an earlier run: queue again what is unfinished
+        return _run_chunked(job, [])
     library = ImageLibrary.objects.for_tenant(job.tenant_id).get(pk=job.library_id)
     version = engine.model_version
     images = LibraryImage.objects.for_tenant(job.tenant_id).filter(library=library)
@@ -270,24 +288,14 @@ def _run(
     job.model_version = version
     _job_save(job, on_progress)
 
+    if len(ids) > chunk_size():
+        return _run_chunked(job, ids)
+
     # An import extends the served index batch by batch (new photos become searchable at
     # once) unless that index is of another model version; a re-index always builds anew.
     incremental = job.kind == IndexJob.Kind.IMPORT and not resumed
     for batch_ids in _chunks(ids, batch_size()):
-        batch = list(images.filter(pk__in=batch_ids))
-        todo = [
-            img
-            for img in batch
-            if not (img.status == LibraryImage.Status.INDEXED and img.model_version == version)
-        ]
-        embedded, vectors, failures = _embed(engine, library, todo, version)
-        # Marked before the index update: a rebuild running meanwhile then includes them, and
-        # a crash in between is repaired by the rebuild a resumed job ends with.
-        _mark_indexed(job.tenant_id, embedded, version)
-        if incremental and embedded:
-            incremental = index_add(
-                library=library, image_ids=embedded, vectors=vectors, model_version=version
-            )
+        failures, incremental = _index_batch(engine, library, batch_ids, version, incremental)
         job.done += len(batch_ids)
         # A long job cut short again and again (the task timeout, restarts) is not given up
         # while each run gets further: only runs dying where the last one did count.
@@ -296,14 +304,239 @@ def _run(
         job.failures = job.failures + failures
         _job_save(job, on_progress)
     if not incremental:
-        if job.kind == IndexJob.Kind.IMPORT and _has_stale_photos(library, version):
-            # The served index is of another model version and so are photos outside this
-            # job: a rebuild now would drop them. Re-index the whole library instead; the
-            # old index keeps its version, so searches say it is being re-indexed meanwhile.
-            library_reindex(library=library, user=job.created_by)
-        else:
-            index_rebuild(library=library, engine=engine, on_chunk=lambda: job_leases.beat(job))
+        _rebuild_after(job, library, engine)
     return _job_finish(job, on_progress=on_progress)
+
+
+def _rebuild_after(job: IndexJob, library: ImageLibrary, engine: Engine) -> None:
+    """Serve the job's photos when they could not be added as they came (a re-index, another
+    model version or store, a resumed run): rebuild every vector, or re-index the library."""
+    if job.kind == IndexJob.Kind.IMPORT and _has_stale_photos(library, engine.model_version):
+        # The served index is of another model version and so are photos outside this
+        # job: a rebuild now would drop them. Re-index the whole library instead; the
+        # old index keeps its version, so searches say it is being re-indexed meanwhile.
+        library_reindex(library=library, user=job.created_by)
+    else:
+        index_rebuild(library=library, engine=engine, on_chunk=lambda: job_leases.beat(job))
+
+
+def _index_batch(
+    engine: Engine, library: ImageLibrary, batch_ids: list[int], version: str, incremental: bool
+) -> tuple[list[dict[str, str]], bool]:
+    """Embed the photos of ``batch_ids`` not indexed at ``version`` yet, mark them indexed
+    and (``incremental``) add their vectors to the served ones; returns the failures and
+    whether later batches may still be added (False: the job must rebuild at its end)."""
+    images = LibraryImage.objects.for_tenant(library.tenant_id).filter(library=library)
+    todo = [
+        img
+        for img in images.filter(pk__in=batch_ids)
+        if not (img.status == LibraryImage.Status.INDEXED and img.model_version == version)
+    ]
+    embedded, vectors, failures = _embed(engine, library, todo, version)
+    # A photo is marked indexed in the transaction that serves its vector (pgvector: the
+    # same database). A rebuild running meanwhile that misses them is followed by this
+    # add; a crash before it leaves them unmarked, to be embedded again by the next run.
+    with transaction.atomic():
+        _mark_indexed(library.tenant_id, embedded, version)
+        if incremental and embedded:
+            incremental = index_add(
+                library=library, image_ids=embedded, vectors=vectors, model_version=version
+            )
+    return failures, incremental
+
+
+# --- large jobs in chunks, any worker takes any chunk --------------------------------------
+
+
+def chunk_size() -> int:
+    return max(1, int(settings.PSBIR_INDEX_CHUNK_SIZE))
+
+
+CHUNK_TASK_PATH = "retrieval.tasks.index_chunk_task"
+
+
+def index_chunk_enqueue(chunk: IndexChunk) -> None:
+    """Queue the chunk's task once the surrounding transaction commits (ids only)."""
+    from django_q.tasks import async_task
+
+    chunk_id, tenant_id, job_id = chunk.pk, chunk.tenant_id, chunk.job_id
+    transaction.on_commit(
+        lambda: async_task(
+            CHUNK_TASK_PATH,
+            chunk_id,
+            tenant_id,
+            task_name=f"index-job-{job_id}-chunk-{chunk_id}",
+        )
+    )
+
+
+def _run_chunked(job: IndexJob, ids: list[int]) -> IndexJob:
+    """Split the job into chunks (once) and queue those no live worker holds; the job is
+    then carried by its chunks: their progress renews its lease, and the chunk that
+    completes the last one finishes it (:func:`_finish_if_complete`)."""
+    with transaction.atomic():
+        if not job.chunks.exists():
+            size = chunk_size()
+            IndexChunk.objects.bulk_create(
+                IndexChunk(
+                    tenant_id=job.tenant_id,
+                    job=job,
+                    number=number,
+                    image_ids=ids[start : start + size],
+                )
+                for number, start in enumerate(range(0, len(ids), size))
+            )
+        job.attempts = 1  # the planner; each chunk keeps its own count of runs
+        _job_save(job)
+        for chunk in job.chunks.exclude(status__in=_FINISHED):
+            if not (chunk.status == IndexJob.Status.RUNNING and job_leases.is_held(chunk)):
+                index_chunk_enqueue(chunk)
+    return _finish_if_complete(job.pk, job.tenant_id) or job
+
+
+_FINISHED = (IndexJob.Status.DONE, IndexJob.Status.FAILED)
+
+
+def index_chunk_run(*, chunk_id: int, tenant_id: int) -> IndexChunk | None:
+    """Index one chunk of a job (the chunk task): its photos in batches, each batch's
+    progress saved on the chunk and summed on the job. Safe to run again: photos already
+    indexed at the current model version are skipped; a delivery finding the chunk
+    finished, or held by a live worker, does nothing."""
+    from retrieval.engine.errors import ModelNotReadyError, WeightsMissingError
+    from retrieval.engine_runtime import get_engine
+
+    chunk = _claim_chunk(chunk_id, tenant_id)
+    if chunk is None:
+        return IndexChunk.objects.for_tenant(tenant_id).filter(pk=chunk_id).first()
+    job = chunk.job
+    try:
+        try:
+            engine = get_engine()
+        except (WeightsMissingError, ModelNotReadyError) as exc:
+            _chunk_fail(chunk, str(exc))
+        else:
+            _run_chunk(chunk, job, engine)
+    except job_leases.LeaseLost:
+        logger.warning("index chunk %s was taken over by another worker; this run stops", chunk_id)
+        return None
+    except Exception as exc:
+        logger.exception("index chunk %s failed", chunk_id)
+        _chunk_fail(chunk, f"Indexing stopped: {exc}")
+        _finish_if_complete(job.pk, tenant_id)
+        raise
+    _finish_if_complete(job.pk, tenant_id)
+    chunk.refresh_from_db()
+    return chunk
+
+
+def _run_chunk(chunk: IndexChunk, job: IndexJob, engine: Engine) -> None:
+    library = ImageLibrary.objects.for_tenant(job.tenant_id).get(pk=job.library_id)
+    version = engine.model_version
+    chunk.done, chunk.failed, chunk.failures = 0, 0, []
+    incremental = job.kind == IndexJob.Kind.IMPORT and chunk.added
+    for batch_ids in _chunks(list(chunk.image_ids), batch_size()):
+        failures, incremental = _index_batch(engine, library, batch_ids, version, incremental)
+        chunk.done += len(batch_ids)
+        chunk.failed += len(failures)
+        chunk.failures = chunk.failures + failures
+        chunk.attempts = 1  # as a job's: only runs dying where the last one did count
+        job_leases.beat(
+            chunk,
+            done=chunk.done,
+            failed=chunk.failed,
+            failures=chunk.failures,
+            attempts=1,
+            added=incremental,
+        )
+        _job_progress(job)
+    chunk.status, chunk.finished_at, chunk.added = IndexJob.Status.DONE, timezone.now(), incremental
+    job_leases.beat(chunk, status=chunk.status, finished_at=chunk.finished_at, added=chunk.added)
+
+
+@transaction.atomic
+def _claim_chunk(chunk_id: int, tenant_id: int) -> IndexChunk | None:
+    chunk = (
+        IndexChunk.objects.for_tenant(tenant_id)
+        .select_for_update()
+        .select_related("job")
+        .filter(pk=chunk_id)
+        .first()
+    )
+    if chunk is None or chunk.status in _FINISHED or chunk.job.status in _FINISHED:
+        return None
+    if chunk.status == IndexJob.Status.RUNNING and job_leases.is_held(chunk):
+        return None  # a live worker runs it; this is a duplicate delivery
+    if job_leases.exhausted(chunk):
+        chunk.status, chunk.finished_at = IndexJob.Status.FAILED, timezone.now()
+        chunk.failed = len(chunk.image_ids) - chunk.done + chunk.failed
+        chunk.failures = chunk.failures + [
+            {
+                "name": f"{len(chunk.image_ids) - chunk.done} photo(s) of part {chunk.number + 1}",
+                "error": f"The background worker stopped {chunk.attempts} times on them.",
+            }
+        ]
+        chunk.save(update_fields=["status", "finished_at", "failed", "failures"])
+        transaction.on_commit(lambda: _finish_if_complete(chunk.job_id, tenant_id))
+        return None
+    fields = job_leases.take(chunk)
+    chunk.status = IndexJob.Status.RUNNING
+    chunk.save(update_fields=[*fields, "status"])
+    return chunk
+
+
+def _chunk_fail(chunk: IndexChunk, message: str) -> None:
+    left = len(chunk.image_ids) - chunk.done
+    IndexChunk.objects.filter(pk=chunk.pk, lease_token=chunk.lease_token).update(
+        status=IndexJob.Status.FAILED,
+        finished_at=timezone.now(),
+        failed=chunk.failed + left,
+        failures=chunk.failures + [{"name": f"{left} photo(s)", "error": message[:300]}],
+    )
+
+
+def _job_progress(job: IndexJob) -> None:
+    """Sum the chunks' progress onto the job, renew its lease and tell the admins."""
+    from django.db.models import Sum
+
+    totals = job.chunks.aggregate(done=Sum("done"), failed=Sum("failed"))
+    rejected = job.total - sum(len(c) for c in job.chunks.values_list("image_ids", flat=True))
+    job.done = rejected + (totals["done"] or 0)
+    job.failed = rejected + (totals["failed"] or 0)
+    job.heartbeat_at = timezone.now()
+    IndexJob.objects.filter(pk=job.pk).update(
+        done=job.done, failed=job.failed, heartbeat_at=job.heartbeat_at
+    )
+    job_publish(job)
+
+
+def _finish_if_complete(job_id: int, tenant_id: int) -> IndexJob | None:
+    """Finish the job once every chunk is: their failures gathered, the vectors rebuilt when
+    some could not be added as they came. Returns the finished job (None: not yet)."""
+    from retrieval.engine.errors import ModelNotReadyError, WeightsMissingError
+    from retrieval.engine_runtime import get_engine
+
+    with transaction.atomic():
+        job = IndexJob.objects.for_tenant(tenant_id).select_for_update().filter(pk=job_id).first()
+        if job is None or job.status in _FINISHED:
+            return None
+        chunks = list(job.chunks.order_by("number"))
+        if not chunks or any(c.status not in _FINISHED for c in chunks):
+            return None
+        rejected = job.total - sum(len(c.image_ids) for c in chunks)
+        job.done = rejected + sum(c.done for c in chunks)
+        job.failed = rejected + sum(c.failed for c in chunks)
+        job.failures = job.failures[:rejected] + [f for c in chunks for f in c.failures]
+        if job.kind == IndexJob.Kind.REINDEX or not all(c.added for c in chunks):
+            try:
+                engine = get_engine()
+            except (WeightsMissingError, ModelNotReadyError) as exc:
+                return _job_finish(job, message=str(exc))
+            library = ImageLibrary.objects.for_tenant(tenant_id).get(pk=job.library_id)
+            _rebuild_after(job, library, engine)
+        # A chunk that stopped (no model, a worker dying on it again and again) stops the
+        # job as a single run would: its message says why; what was indexed stays served.
+        stopped = [c for c in chunks if c.status == IndexJob.Status.FAILED and c.failures]
+        return _job_finish(job, message=stopped[0].failures[-1]["error"] if stopped else "")
 
 
 def _has_stale_photos(library: ImageLibrary, version: str) -> bool:
@@ -349,9 +582,11 @@ def _embed(
     if not kept:
         return [], np.zeros((0, 0), dtype=np.float32), failures
     ids = [image.pk for image in kept]
-    index_store.feature_store(library, version).put(
-        ids, np.stack([np.asarray(e.features) for e in embeddings])
-    )
+    maps = np.stack([np.asarray(e.features) for e in embeddings])
+    index_store.feature_store(library, version).put(ids, maps)
+    if engine.has_pooled_features:  # what personal projection heads re-score from
+        pooled = engine.pooled_features(maps)
+        index_store.pooled_store(library, version).put(ids, pooled[:, :, None, None])
     for image, embedding in zip(kept, embeddings, strict=True):
         _store_edge_map(image, embedding.edge_map)
     vectors = np.stack([np.asarray(e.vector, dtype=np.float32) for e in embeddings])
@@ -395,47 +630,73 @@ def _locked(library: ImageLibrary) -> ImageLibrary:
     return ImageLibrary.objects.select_for_update().for_tenant(library.tenant_id).get(pk=library.pk)
 
 
-def _swap_in(library: ImageLibrary, index: Any, model_version: str) -> None:
-    """Point the (locked) library at a new file holding ``index``; the old file goes on commit."""
-    old = library.index_file
-    # Saved inside the file too, so a file found on disk says which model wrote it.
-    index.metadata.update(model_version=model_version, library_id=library.pk)
-    library.index_file = index_store.write_index(index, library, model_version)
+def _record(library: ImageLibrary, store: VectorStore, *, model_version: str, size: int) -> None:
+    """Save what the (locked) library's served vectors now are; vectors a store the library
+    used before still holds are dropped (the configured store changed: a re-index moved them)."""
+    if library.index_engine and library.index_engine != store.name:
+        vector_stores.store_named(library.index_engine).drop(library)
     library.model_version = model_version
-    library.index_size = len(index)
+    library.index_size = size
+    library.index_engine = store.name
     library.indexed_at = timezone.now()
-    library.save(update_fields=["index_file", "model_version", "index_size", "indexed_at"])
-    if old:
-        transaction.on_commit(lambda: index_store.delete_index(old))
+    library.save(
+        update_fields=["index_file", "model_version", "index_size", "index_engine", "indexed_at"]
+    )
 
 
 def index_add(
     *, library: ImageLibrary, image_ids: list[int], vectors: np.ndarray, model_version: str
 ) -> bool:
-    """Add (or replace) vectors in the served index; False when it is of another version."""
+    """Add (or replace) served vectors; False when the library's are of another model
+    version or in another store (the job then rebuilds them all)."""
+    store = vector_stores.active_store()
     with transaction.atomic():
         locked = _locked(library)
-        if locked.index_file and locked.model_version != model_version:
+        if locked.index_engine and (
+            locked.model_version != model_version or locked.index_engine != store.name
+        ):
             return False
-        index = (
-            index_store.read_index(locked.index_file)
-            if locked.index_file
-            else index_store.empty_index()
+        size = store.write(
+            locked,
+            np.asarray(image_ids, dtype=np.int64),
+            vectors,
+            model_version=model_version,
+            replace_all=False,
         )
-        index.add(np.asarray(image_ids, dtype=np.int64), vectors)  # replaces ids present
-        _swap_in(locked, index, model_version)
+        _record(locked, store, model_version=model_version, size=size)
     return True
 
 
-def index_remove(*, library: ImageLibrary, image_ids: list[int]) -> None:
-    """Take photos out of the served index (in the caller's transaction, if any)."""
+def index_replace(
+    *, library: ImageLibrary, image_ids: np.ndarray, vectors: np.ndarray, model_version: str
+) -> int:
+    """Make these the library's only served vectors, in the configured store (a bulk load
+    of vectors computed elsewhere, e.g. ``scale_benchmark``); returns how many it serves."""
+    store = vector_stores.active_store()
     with transaction.atomic():
         locked = _locked(library)
-        if not locked.index_file:
+        size = store.write(
+            locked,
+            np.asarray(image_ids, dtype=np.int64),
+            np.asarray(vectors, dtype=np.float32),
+            model_version=model_version,
+            replace_all=True,
+        )
+        _record(locked, store, model_version=model_version, size=size)
+    library.refresh_from_db()
+    return size
+
+
+def index_remove(*, library: ImageLibrary, image_ids: list[int]) -> None:
+    """Take photos out of the served vectors (in the caller's transaction, if any)."""
+    with transaction.atomic():
+        locked = _locked(library)
+        if not locked.index_engine:
             return
-        index = index_store.read_index(locked.index_file)
-        index.remove(np.asarray(image_ids, dtype=np.int64))
-        _swap_in(locked, index, locked.model_version)
+        store = vector_stores.store_named(locked.index_engine)
+        size = store.remove(locked, np.asarray(image_ids, dtype=np.int64))
+        locked.index_size = size
+        locked.save(update_fields=["index_file", "index_size"])
 
 
 def index_rebuild(
@@ -480,11 +741,16 @@ def index_rebuild(
                 error="Its cached features are missing; re-index the library.",
             )
         embed([i for i in ids if i not in vectors])
-        index = index_store.empty_index()
-        if ids:
-            index.add(np.asarray(ids, dtype=np.int64), np.stack([vectors[i] for i in ids]))
-        _swap_in(locked, index, version)
-    return len(ids)
+        store = vector_stores.active_store()
+        size = store.write(
+            locked,
+            np.asarray(ids, dtype=np.int64),
+            np.stack([vectors[i] for i in ids]) if ids else np.zeros((0, 512), np.float32),
+            model_version=version,
+            replace_all=True,
+        )
+        _record(locked, store, model_version=version, size=size)
+    return size
 
 
 def features_delete(*, library: ImageLibrary, image_ids: list[int]) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from django.core.exceptions import ValidationError
 
-from retrieval import photos, selectors
+from retrieval import photos, selectors, vector_stores
 from retrieval.models import ImageLibrary, LibraryImage
 from retrieval.services import indexing
 
@@ -46,8 +46,16 @@ def searchable_libraries(
     """Libraries whose index matches the engine's model version, and notes about the others;
     ``SearchUnavailable`` (saying why, library by library) when none can be searched."""
     usable, notes = [], []
+    store = vector_stores.active_store()
     for library in libraries:
-        if not library.index_file or library.index_size == 0:
+        if library.index_engine and library.index_engine != store.name and library.index_size:
+            # The configured vector store changed (say, PostgreSQL got pgvector): move them.
+            indexing.library_reindex_for_search(library=library)
+            notes.append(
+                f"Library “{library.name}” is being re-indexed into the {store.name} vector "
+                "store; it was not searched."
+            )
+        elif not store.holds(library) or library.index_size == 0:
             notes.append(f"Library “{library.name}” has no indexed photos yet.")
         elif library.model_version != model_version:
             # Never compare vectors of two model versions: re-index instead.

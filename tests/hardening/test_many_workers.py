@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from retrieval import index_store
+from retrieval import index_store, vector_stores
 from retrieval.models import IndexJob, LibraryImage
 from retrieval.services import images as image_services
 from retrieval.services import indexing
@@ -83,8 +83,10 @@ def test_two_workers_share_the_jobs_and_run_each_once(
         photos = sorted(LibraryImage.objects.filter(library=library).values_list("pk", flat=True))
         assert library.model_version == "fake-2"
         # The imports that ran beside the re-index of the same library are in the index.
-        assert sorted(index_store.read_index(library.index_file).ids()) == photos
-        folder = index_store.index_path(library.index_file).parent
-        assert sorted(folder.glob("*.faiss")) == [index_store.index_path(library.index_file)]
+        store = vector_stores.active_store()
+        assert sorted(store.ids(library).tolist()) == photos
+        if store.name == "faiss":  # and no file of a superseded index is left behind
+            folder = index_store.index_path(library.index_file).parent
+            assert sorted(folder.glob("*.faiss")) == [index_store.index_path(library.index_file)]
     assert library_a.index_size == 5 * 2 + 4  # the shapes it had, and the 4 imported
     assert library_b.index_size == 5 * 2 + 2

@@ -21,7 +21,7 @@ import pytest
 from personalization import head_files, ranking, selectors
 from personalization.models import PersonalHead, TrainingJob
 from personalization.services import training
-from retrieval import index_store
+from retrieval import index_store, vector_stores
 from retrieval.models import IndexJob, LibraryImage
 from retrieval.services import indexing
 from tests.hardening.workers import (
@@ -55,7 +55,8 @@ def test_worker_killed_mid_reindex_old_index_serves_then_job_completes(
     indexed_library, fake_engine, api_client_a, short_lease
 ):
     library = indexed_library
-    old_file, total = library.index_file, library.index_size
+    old_file, total, built_at = library.index_file, library.index_size, library.indexed_at
+    faiss = vector_stores.active_store().name == "faiss"
     served_before = _search_ids(api_client_a)
     job = indexing.library_reindex(library=library)  # committed: the task is in the queue
 
@@ -85,9 +86,12 @@ def test_worker_killed_mid_reindex_old_index_serves_then_job_completes(
     killed_lease = row.lease_token
     library.refresh_from_db()
     assert library.model_version == fake_engine.model_version == "fake-1"
-    # The pointer did not move; the served file is the complete old one; nothing new is used.
-    assert library.index_file == old_file and library.index_size == total
-    assert _faiss_files(library) == [index_store.index_path(old_file)]
+    # The served vectors did not change (FAISS: the pointer did not move, the served file is
+    # the complete old one, nothing new is used; pgvector: nothing was written).
+    assert library.indexed_at == built_at and library.index_size == total
+    if faiss:
+        assert library.index_file == old_file
+        assert _faiss_files(library) == [index_store.index_path(old_file)]
     index_store.forget_library(library.pk)  # read it from disk again, as a fresh web process
     assert _search_ids(api_client_a) == served_before
 
@@ -111,11 +115,13 @@ def test_worker_killed_mid_reindex_old_index_serves_then_job_completes(
     assert (row.total, row.done, row.failed) == (total, total, 0)
     assert row.lease_token not in ("", killed_lease)  # a second run took the job over
     library.refresh_from_db()
-    assert library.index_file != old_file and library.index_size == total
+    assert library.indexed_at > built_at and library.index_size == total
     assert library.model_version == "fake-2"
-    assert not index_store.index_path(old_file).exists()  # the old file went with the swap
-    assert _faiss_files(library) == [index_store.index_path(library.index_file)]
-    ids = index_store.read_index(library.index_file).ids()
+    if faiss:
+        assert library.index_file != old_file
+        assert not index_store.index_path(old_file).exists()  # the old file went with the swap
+        assert _faiss_files(library) == [index_store.index_path(library.index_file)]
+    ids = vector_stores.active_store().ids(library).tolist()
     assert sorted(ids) == sorted(
         LibraryImage.objects.filter(library=library).values_list("pk", flat=True)
     )
@@ -129,11 +135,15 @@ def test_worker_killed_mid_reindex_old_index_serves_then_job_completes(
 
 @pytest.mark.django_db
 def test_disk_full_while_writing_an_index_keeps_the_old_one_and_fails_the_job(
-    indexed_library, fake_engine, api_client_a, monkeypatch
+    settings, make_library, tenant_a, fake_engine, api_client_a, monkeypatch
 ):
     from retrieval.engine import checkpoints
+    from tests.retrieval.conftest import add_shapes
 
-    library = indexed_library
+    settings.PSBIR_VECTOR_ENGINE = "faiss"  # index files are what fills the disk
+    library = make_library(tenant_a, name="Shapes")
+    add_shapes(library)
+
     old_file = library.index_file
     served_before = _search_ids(api_client_a)
     job = indexing.library_reindex(library=library, enqueue=False)
@@ -252,3 +262,70 @@ def test_worker_killed_mid_training_previous_head_serves_then_job_completes(
     assert head_files.absolute_path(active.file_path).is_file()
     assert ranked()[0] == active.version
     print(f"training job completed {recovered_in:.1f} s after the kill")  # noqa: T201
+
+
+# --- a large import in chunks --------------------------------------------------------------
+
+
+@pytest.mark.worker
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+@pytest.mark.django_db(transaction=True)
+def test_worker_killed_mid_chunk_the_job_completes_no_photo_twice_none_lost(
+    indexed_library, fake_engine, api_client_a, short_lease, settings
+):
+    from retrieval.models import IndexChunk
+    from retrieval.services import images as image_services
+    from tests.retrieval.fakes import SHAPES, shape_png
+
+    settings.PSBIR_INDEX_CHUNK_SIZE = 4
+    library = indexed_library
+    items = [
+        image_services.UploadItem(name=f"new-{i}.png", data=shape_png(SHAPES[i % 5], seed=50 + i))
+        for i in range(12)
+    ]
+    job = image_services.images_import(library=library, items=items).job  # queued, committed
+    chunked = {"PSBIR_INDEX_CHUNK_SIZE": "4"}
+
+    def chunk_half_done() -> bool:
+        return IndexChunk.objects.filter(
+            job_id=job.pk, status=IndexJob.Status.RUNNING, done__gte=1, done__lt=4
+        ).exists()
+
+    with killable_worker(
+        PSBIR_INDEX_BATCH_SIZE="1", PSBIR_FAKE_ENGINE_DELAY="0.4", **chunked
+    ) as worker:
+        wait_or_fail(
+            chunk_half_done,
+            workers=[worker],
+            what="no chunk was seen half-way",
+            timeout=60,
+            interval=0.1,
+        )
+        kill_group(worker)
+    assert IndexJob.objects.get(pk=job.pk).status == IndexJob.Status.RUNNING
+    assert IndexChunk.objects.filter(job_id=job.pk).count() == 3
+
+    sweep_until_requeued(lambda: indexing.index_jobs_recover(), job.pk)
+    with killable_worker(PSBIR_INDEX_BATCH_SIZE="2", **chunked) as worker:
+        wait_or_fail(
+            lambda: (
+                IndexJob.objects.get(pk=job.pk).status
+                in (IndexJob.Status.DONE, IndexJob.Status.FAILED)
+            ),
+            workers=[worker],
+            what="no worker finished the chunked job",
+            timeout=100,
+        )
+    row = IndexJob.objects.get(pk=job.pk)
+    assert row.status == IndexJob.Status.DONE, row.message
+    assert (row.total, row.done, row.failed) == (12, 12, 0)
+    library.refresh_from_db()
+    photos = sorted(LibraryImage.objects.filter(library=library).values_list("pk", flat=True))
+    served = vector_stores.active_store().ids(library).tolist()
+    assert len(served) == len(set(served)) == library.index_size == 22  # none twice
+    assert sorted(served) == photos  # none lost
+    assert set(LibraryImage.objects.filter(library=library).values_list("status", flat=True)) == {
+        LibraryImage.Status.INDEXED
+    }
+    assert _search_ids(api_client_a)

@@ -220,24 +220,31 @@ def random_library(
     tenant: Any, size: int, rng: np.random.Generator, *, index: bool = True
 ) -> RandomLibrary:
     """``size`` indexed photos of one label with random trunk maps; with ``index``, random
-    general vectors served as the library's FAISS index (drawn after the maps)."""
+    general vectors served by the library's vector store (drawn after the maps)."""
     library = make_library(tenant)
     maps = (rng.random((size, 512, 8, 8)) * 20).astype(np.float32)
     images = add_images(library, maps, [("c", "s")] * size)
     vectors = None
-    if index:
-        vectors = rng.normal(size=(size, 512)).astype(np.float32)
-        write_general_index(library, images, vectors)
     ids = np.array([im.pk for im in images], dtype=np.int64)
+    if index:
+        drawn = rng.normal(size=(size, 512)).astype(np.float32)
+        write_general_index(library, images, drawn)
+        # As the store serves them (pgvector keeps half precision): what searches compare.
+        from tests.searching import served_vectors
+
+        served_ids, served = served_vectors(library)
+        by_id = dict(zip(served_ids.tolist(), served, strict=True))
+        vectors = np.stack([by_id[i] for i in ids.tolist()])
     return RandomLibrary(library, images, ids, maps, vectors)
 
 
 def write_general_index(library: ImageLibrary, images: Sequence[LibraryImage], vectors) -> None:
-    """Serve ``vectors`` (general descriptors of ``images``) as the library's FAISS index."""
-    from retrieval.engine.index import VectorIndex
+    """Serve ``vectors`` (general descriptors of ``images``) from the library's vector store."""
+    from retrieval.services.indexing import index_replace
 
-    index = VectorIndex()
-    index.add(np.array([im.pk for im in images], dtype=np.int64), np.asarray(vectors, np.float32))
-    library.index_file = index_store.write_index(index, library, library.model_version)
-    library.index_size = len(images)
-    library.save(update_fields=["index_file", "index_size"])
+    index_replace(
+        library=library,
+        image_ids=np.array([im.pk for im in images], dtype=np.int64),
+        vectors=np.asarray(vectors, np.float32),
+        model_version=library.model_version,
+    )

@@ -13,6 +13,7 @@ from retrieval.models import LibraryImage, SearchResult, SketchQuery
 from tests.personalization import factories as pz_factories
 from tests.retrieval.conftest import add_shapes
 from tests.retrieval.fakes import circle_strokes
+from tests.searching import served_vectors
 
 pytestmark = pytest.mark.django_db
 URL = "/api/search/"
@@ -46,13 +47,11 @@ def test_more_like_this_finds_the_same_shape_first_and_leaves_the_photo_out(
     assert query.sketch_image.name.endswith(".jpg")
     # Its general distances are those of the photo's stored vector, expanded with its
     # nearest photos as every query is (the photo itself among them).
-    index = index_store.served_index(indexed_library)
-    ids = index.ids()
-    asked = expand_against(
-        index.vectors(np.array([circle.pk])), index.vectors(ids), settings.PSBIR_QUERY_EXPANSION
-    )[0]
+    ids, photos = served_vectors(indexed_library)
+    by_id = dict(zip(ids.tolist(), photos, strict=True))
+    asked = expand_against(by_id[circle.pk][None], photos, settings.PSBIR_QUERY_EXPANSION)[0]
     first = SearchResult.objects.get(query=query, rank=1)
-    other = index.vectors(np.array([first.image_id]))[0]
+    other = by_id[first.image_id]
     assert first.general_distance == pytest.approx(float(np.linalg.norm(asked - other)), 1e-4)
 
 

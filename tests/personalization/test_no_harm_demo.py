@@ -99,3 +99,18 @@ def test_marks_on_a_car_leave_house_mug_and_flower_searches_alone(
         job = training.training_run(job_id=job.pk, tenant_id=user.tenant_id)
     assert job.state == "ready", job.message
     check("personal model")
+
+    # The head retrained the projection only: it re-scores from the pooled features kept at
+    # indexing (2.5 KiB a photo), never from the 26 KiB trunk maps.
+    from retrieval import index_store, selectors
+
+    pooled = index_store.pooled_store(demo, demo.model_version)
+    assert len(pooled) == demo.index_size
+    monkeypatch.setattr(selectors, "cached_trunk_maps", _no_maps)
+    query, results = search(user, demo, "vehicle", None)
+    assert query.personal_head_version is not None
+    assert all(r.personal_distance is not None for r in results)
+
+
+def _no_maps(**_: object) -> None:
+    raise AssertionError("a projection head re-scored from trunk maps")

@@ -72,3 +72,28 @@ def test_loss_chart_points_span_the_box():
     ys = [float(p.split(",")[1]) for p in points.split()]
     assert xs[0] < xs[1] < xs[2] and ys[0] < ys[1] < ys[2]  # falling loss: y grows downwards
     assert loss_polyline([1.0]) == "" and loss_polyline([float("nan"), 2.0]) == ""
+
+
+def test_a_projection_head_scores_pooled_features_as_it_scores_trunk_maps():
+    """The pooled path (what searches use at scale) equals eq. 16 on the maps, up to the
+    float16 the pooled features are kept in."""
+    import copy
+
+    from torch import nn
+
+    from retrieval.engine.mbconv_head import initial_head
+
+    general = initial_head("efficientnet_lite2", seed=0)
+    personal = copy.deepcopy(general)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(1)
+        personal.fc = nn.Linear(personal.fc.in_features, personal.fc.out_features)
+    personal.eval()
+    rng = np.random.default_rng(0)
+    maps = (rng.random((25, 208, 8, 8)) * 2).astype(np.float16)
+    with torch.no_grad():
+        pooled = general.pooled(torch.as_tensor(maps[1:], dtype=torch.float32)).numpy()
+    on_maps = scoring.personal_distances(personal, maps[0], maps[1:])
+    on_pooled = scoring.personal_distances_pooled(personal, maps[0], pooled.astype(np.float16))
+    np.testing.assert_allclose(on_pooled, on_maps, rtol=2e-3, atol=2e-3)
+    assert np.array_equal(np.argsort(on_pooled)[:5], np.argsort(on_maps)[:5])

@@ -11,11 +11,11 @@ from rest_framework.throttling import ScopedRateThrottle
 
 from personalization import ranking
 from personalization.services import search as search_service
-from retrieval import index_store
 from retrieval.engine.query_expansion import expand_against
 from retrieval.models import IndexJob, LibraryImage, SearchResult, SearchSession, SketchQuery
 from tests.retrieval.conftest import add_shapes
 from tests.retrieval.fakes import circle_strokes, shape_png, square_strokes
+from tests.searching import served_vectors
 
 pytestmark = pytest.mark.django_db
 URL = "/api/search/"
@@ -316,9 +316,7 @@ def test_search_ranks_with_the_query_expanded_by_its_nearest_photos(
     response = _search(api_client_a, libraries=[indexed_library.pk], top_k=10)
     assert response.status_code == 201, response.json()
     results = response.json()["results"]
-    index = index_store.served_index(indexed_library)
-    ids = index.ids()
-    photos = index.vectors(ids)
+    ids, photos = served_vectors(indexed_library)
     drawn = fake_engine.embed_sketch_strokes(circle_strokes()).vector
     asked = expand_against(drawn[None], photos, neighbours)[0]
     expected = np.linalg.norm(photos - asked, axis=1)

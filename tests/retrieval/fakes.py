@@ -36,6 +36,9 @@ class Embedding:
 
 
 class FakeEngine:
+    # Its maps are VGG-shaped (512x8x8) and its "head" has no pooled stage.
+    has_pooled_features = False
+
     def __init__(self, model_version: str = "fake-1") -> None:
         self.model_version = model_version
         self.photos_embedded = 0

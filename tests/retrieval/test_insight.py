@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from retrieval import index_store
+from retrieval import vector_stores
 from retrieval.engine.heads import new_head
 from retrieval.models import LibraryImage
+from retrieval.services import indexing
 from tests.personalization import factories as pz_factories
 from tests.retrieval.fakes import circle_strokes
 from tests.searching import post_search
@@ -85,7 +86,7 @@ def test_admin_sees_what_the_index_holds_for_a_photo(
 ):
     photo = LibraryImage.objects.filter(library=indexed_library).first()
     entry = api_client_admin_a.get(f"/api/images/{photo.pk}/index-entry/").json()
-    vector = index_store.served_index(indexed_library).vectors(np.array([photo.pk]))[0]
+    vector = vector_stores.active_store().vectors([indexed_library], [photo.pk])[photo.pk]
     assert entry["in_index"] is True and entry["trunk_map_cached"] is True
     assert entry["vector_norm"] == pytest.approx(float(np.linalg.norm(vector)), rel=1e-5)
     assert entry["vector_preview"] == pytest.approx(vector[:8].tolist(), abs=1e-4)
@@ -103,12 +104,7 @@ def test_a_photo_not_indexed_yet_shows_that_the_index_lacks_it(
     api_client_admin_a, indexed_library, fake_engine
 ):
     photo = LibraryImage.objects.filter(library=indexed_library).first()
-    index = index_store.read_index(indexed_library.index_file)
-    index.remove(np.array([photo.pk]))
-    indexed_library.index_file = index_store.write_index(
-        index, indexed_library, indexed_library.model_version
-    )
-    indexed_library.save(update_fields=["index_file"])
+    indexing.index_remove(library=indexed_library, image_ids=[photo.pk])
     entry = api_client_admin_a.get(f"/api/images/{photo.pk}/index-entry/").json()
     assert entry["in_index"] is False and entry["vector_norm"] is None
 

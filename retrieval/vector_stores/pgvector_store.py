@@ -1,0 +1,203 @@
+"""Vectors in PostgreSQL with pgvector (the scale-out profile).
+
+One row per photo in ``retrieval_photovector``: ``halfvec(512)`` under an HNSW index
+(``halfvec_l2_ops``), foreign keys cascading in the database. Writes go in the caller's
+transaction (the one that marks the photos indexed) through binary ``COPY``, built with
+numpy: a million vectors load without formatting a million text vectors. A search is one
+SQL query over the tenant's chosen libraries; pgvector's iterative index scan
+(``hnsw.iterative_scan``) keeps reading the graph until ``k`` rows pass the library filter,
+so a small library among large ones still gets ``k`` answers.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+
+import numpy as np
+import psycopg
+from django.conf import settings
+from django.db import connection, transaction
+
+from retrieval.models import VECTOR_DIM, ImageLibrary, PhotoVector
+
+from .base import Nearest
+
+TABLE = PhotoVector._meta.db_table
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
+_COPY_TRAILER = struct.pack(">h", -1)
+# One binary COPY row: 4 fields; three int8 (image, tenant, library) and a halfvec, each
+# preceded by its byte length; a halfvec is (dim uint16, unused uint16, dim float16).
+_ROW = np.dtype(
+    [
+        ("fields", ">i2"),
+        ("image_len", ">i4"),
+        ("image", ">i8"),
+        ("tenant_len", ">i4"),
+        ("tenant", ">i8"),
+        ("library_len", ">i4"),
+        ("library", ">i8"),
+        ("vector_len", ">i4"),
+        ("dim", ">u2"),
+        ("unused", ">u2"),
+        ("vector", ">f2", (VECTOR_DIM,)),
+    ]
+)
+_COPY_CHUNK = 20_000
+
+
+def copy_rows(image_ids: np.ndarray, tenant_id: int, library_id: int, vectors: np.ndarray) -> bytes:
+    """The binary COPY stream of these rows (header and trailer included)."""
+    rows = np.zeros(len(image_ids), dtype=_ROW)
+    rows["fields"] = 4
+    rows["image_len"] = rows["tenant_len"] = rows["library_len"] = 8
+    rows["image"] = image_ids
+    rows["tenant"] = tenant_id
+    rows["library"] = library_id
+    rows["vector_len"] = 4 + 2 * VECTOR_DIM
+    rows["dim"] = VECTOR_DIM
+    rows["vector"] = vectors
+    return _COPY_HEADER + rows.tobytes() + _COPY_TRAILER
+
+
+def _text(vector: np.ndarray) -> str:
+    return "[" + ",".join(f"{v:.7g}" for v in np.asarray(vector, np.float32).reshape(-1)) + "]"
+
+
+def _from_binary(raw: bytes) -> np.ndarray:
+    """A halfvec in PostgreSQL's binary form -> float32 (D,)."""
+    dim = struct.unpack_from(">H", raw)[0]
+    return np.frombuffer(raw, dtype=">f2", count=dim, offset=4).astype(np.float32)
+
+
+class PgvectorStore:
+    name = "pgvector"
+
+    # --- writes (the caller holds the library's row lock) ----------------------------------
+    def write(
+        self,
+        library: ImageLibrary,
+        image_ids: np.ndarray,
+        vectors: np.ndarray,
+        *,
+        model_version: str,
+        replace_all: bool,
+    ) -> int:
+        image_ids = np.asarray(image_ids, dtype=np.int64)
+        vectors = np.asarray(vectors, dtype=np.float32).reshape(len(image_ids), -1)
+        if len(image_ids) and vectors.shape[1] != VECTOR_DIM:
+            raise ValueError(f"vectors must be {VECTOR_DIM}-d, got {vectors.shape[1]}")
+        if not np.isfinite(vectors).all():
+            raise ValueError("vectors must be finite")
+        with transaction.atomic(), connection.cursor() as cursor:
+            if replace_all:
+                cursor.execute(
+                    f"DELETE FROM {TABLE} WHERE tenant_id = %s AND library_id = %s",
+                    [library.tenant_id, library.pk],
+                )
+            elif len(image_ids):
+                cursor.execute(
+                    f"DELETE FROM {TABLE} WHERE tenant_id = %s AND image_id = ANY(%s::bigint[])",
+                    [library.tenant_id, image_ids.tolist()],
+                )
+            raw = cursor.cursor  # psycopg's own cursor: COPY is not in Django's API
+            for start in range(0, len(image_ids), _COPY_CHUNK):
+                stop = start + _COPY_CHUNK
+                with raw.copy(
+                    f"COPY {TABLE} (image_id, tenant_id, library_id, vector) "
+                    "FROM STDIN WITH (FORMAT BINARY)"
+                ) as copy:
+                    rows = copy_rows(
+                        image_ids[start:stop], library.tenant_id, library.pk, vectors[start:stop]
+                    )
+                    copy.write(rows)
+        return self._count(library)
+
+    def remove(self, library: ImageLibrary, image_ids: np.ndarray) -> int:
+        ids = np.asarray(image_ids, dtype=np.int64).tolist()
+        if ids:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"DELETE FROM {TABLE} WHERE tenant_id = %s AND library_id = %s "
+                    "AND image_id = ANY(%s::bigint[])",
+                    [library.tenant_id, library.pk, ids],
+                )
+        return self._count(library)
+
+    def drop(self, library: ImageLibrary) -> None:
+        from . import pgvector_available
+
+        if pgvector_available():  # else the table was never made: nothing to forget
+            PhotoVector.objects.for_tenant(library.tenant_id).filter(library=library).delete()
+
+    def _count(self, library: ImageLibrary) -> int:
+        return PhotoVector.objects.for_tenant(library.tenant_id).filter(library=library).count()
+
+    # --- reads -----------------------------------------------------------------------------
+    def holds(self, library: ImageLibrary) -> bool:
+        return library.index_engine == self.name and library.index_size > 0
+
+    def ids(self, library: ImageLibrary) -> np.ndarray:
+        ids = (
+            PhotoVector.objects.for_tenant(library.tenant_id)
+            .filter(library=library)
+            .values_list("image_id", flat=True)
+        )
+        return np.fromiter(ids, dtype=np.int64)
+
+    def nearest(self, libraries: Sequence[ImageLibrary], vector: np.ndarray, k: int) -> Nearest:
+        """The HNSW index nominates the ``k`` nearest (in half precision); their distances
+        are then computed exactly, in float32, from the stored vectors and the query as
+        asked, so they agree with :meth:`vectors` and with FAISS's exact search."""
+        libraries = list(libraries)
+        if not libraries or k < 1:
+            return Nearest.empty()
+        query = np.asarray(vector, dtype=np.float32).reshape(-1)
+        text = _text(query)
+        with transaction.atomic(), psycopg.Cursor(_raw_connection()) as cursor:
+            # SET LOCAL: only this transaction's scan; the pool's next user sees the defaults.
+            cursor.execute(
+                "SELECT set_config('hnsw.ef_search', %s, true), "
+                "set_config('hnsw.iterative_scan', 'relaxed_order', true)",
+                [str(max(settings.PSBIR_PGVECTOR_EF_SEARCH, k))],
+            )
+            cursor.execute(
+                f"SELECT image_id, vector FROM {TABLE} "
+                "WHERE tenant_id = %s AND library_id = ANY(%s::bigint[]) "
+                "ORDER BY vector <-> %s::halfvec LIMIT %s",
+                [libraries[0].tenant_id, [lib.pk for lib in libraries], text, int(k)],
+                binary=True,
+            )
+            rows = cursor.fetchall()
+        if not rows:
+            return Nearest.empty()
+        ids = np.array([r[0] for r in rows], dtype=np.int64)
+        stored = np.stack([_from_binary(bytes(r[1])) for r in rows])
+        distances = np.linalg.norm(stored - query, axis=1).astype(np.float32)
+        order = np.argsort(distances, kind="stable")
+        return Nearest(ids=ids[order], distances=distances[order])
+
+    def vectors(
+        self, libraries: Sequence[ImageLibrary], image_ids: Sequence[int]
+    ) -> dict[int, np.ndarray]:
+        libraries = list(libraries)
+        ids = [int(i) for i in image_ids]
+        if not libraries or not ids:
+            return {}
+        # A server-side-binding cursor (Django's are client-side, which read text only) that
+        # reads each halfvec as its bytes: 200 vectors a search, parsed by numpy.
+        with psycopg.Cursor(_raw_connection()) as cursor:
+            cursor.execute(
+                f"SELECT image_id, vector FROM {TABLE} "
+                "WHERE tenant_id = %s AND library_id = ANY(%s::bigint[]) "
+                "AND image_id = ANY(%s::bigint[])",
+                [libraries[0].tenant_id, [lib.pk for lib in libraries], ids],
+                binary=True,
+            )
+            return {int(image_id): _from_binary(bytes(raw)) for image_id, raw in cursor}
+
+
+def _raw_connection():
+    """psycopg's connection under Django's (a binary cursor reads a halfvec as its bytes)."""
+    connection.ensure_connection()
+    return connection.connection

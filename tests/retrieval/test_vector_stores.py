@@ -1,0 +1,197 @@
+"""The vector stores' one interface (retrieval.vector_stores), on the store the profile runs:
+FAISS files on the embedded default, pgvector rows on the scale-out profile (PostgreSQL with
+the vector extension). pgvector-only behaviour is checked where PostgreSQL is."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection, transaction
+
+from retrieval import vector_stores
+from retrieval.models import ImageLibrary, IndexJob, LibraryImage, PhotoVector
+from retrieval.services import indexing, queries
+from retrieval.services.libraries import library_create
+
+pytestmark = pytest.mark.django_db
+needs_pgvector = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="pgvector lives in PostgreSQL (scale-out profile)"
+)
+
+
+def _unit(rng: np.random.Generator, n: int, centre: np.ndarray | None = None) -> np.ndarray:
+    points = rng.normal(size=(n, 512)).astype(np.float32)
+    if centre is not None:
+        points = centre + 0.3 * points / np.sqrt(512)
+    return points / np.linalg.norm(points, axis=1, keepdims=True)
+
+
+def _photos(library: ImageLibrary, n: int) -> np.ndarray:
+    rows = LibraryImage.objects.bulk_create(
+        [
+            LibraryImage(
+                tenant_id=library.tenant_id,
+                library=library,
+                photo=f"p{i}.png",
+                status=LibraryImage.Status.INDEXED,
+                model_version="v1",
+            )
+            for i in range(n)
+        ]
+    )
+    return np.array([row.pk for row in rows], dtype=np.int64)
+
+
+def _write(library: ImageLibrary, ids: np.ndarray, vectors: np.ndarray, **kw: Any) -> int:
+    store = vector_stores.active_store()
+    with transaction.atomic():
+        locked = ImageLibrary.objects.select_for_update().get(pk=library.pk)
+        size = store.write(locked, ids, vectors, model_version="v1", **kw)
+        locked.index_engine, locked.index_size, locked.model_version = store.name, size, "v1"
+        locked.save()
+    library.refresh_from_db()
+    return size
+
+
+def _exact(ids: np.ndarray, vectors: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:
+    order = np.argsort(np.linalg.norm(vectors - query, axis=1), kind="stable")[:k]
+    return ids[order]
+
+
+def test_auto_is_faiss_without_pgvector_and_a_bad_choice_is_refused(settings: Any, db: None):
+    settings.PSBIR_VECTOR_ENGINE = "auto"
+    expected = "pgvector" if vector_stores.pgvector_available() else "faiss"
+    assert vector_stores.engine_name() == expected
+    settings.PSBIR_VECTOR_ENGINE = "faiss"
+    assert vector_stores.active_store().name == "faiss"
+    settings.PSBIR_VECTOR_ENGINE = "annoy"
+    with pytest.raises(ImproperlyConfigured, match="auto, faiss or pgvector"):
+        vector_stores.engine_name()
+    if not vector_stores.pgvector_available():
+        settings.PSBIR_VECTOR_ENGINE = "pgvector"
+        with pytest.raises(ImproperlyConfigured, match="vector extension"):
+            vector_stores.engine_name()
+
+
+def test_write_search_read_remove_and_replace(tenant_a: Any, db: None):
+    rng = np.random.default_rng(0)
+    library = library_create(tenant=tenant_a, name="Contract")
+    ids = _photos(library, 300)
+    vectors = _unit(rng, 300)
+    assert _write(library, ids, vectors, replace_all=False) == 300
+    store = vector_stores.active_store()
+    assert store.holds(library)
+    assert sorted(store.ids(library).tolist()) == sorted(ids.tolist())
+
+    query = vectors[7] + 0.01 * _unit(rng, 1)[0]
+    nearest = store.nearest([library], query, 20)
+    assert nearest.ids[0] == ids[7]
+    assert list(nearest.ids) == list(_exact(ids, vectors, query, 20))  # exact at this size
+    assert np.all(np.diff(nearest.distances) >= 0)
+    expected = np.linalg.norm(vectors[7] - query)
+    assert nearest.distances[0] == pytest.approx(expected, abs=2e-3)
+
+    got = store.vectors([library], [int(ids[3]), int(ids[5]), 10**9])
+    assert set(got) == {int(ids[3]), int(ids[5])}  # an unknown id is simply absent
+    np.testing.assert_allclose(got[int(ids[3])], vectors[3], atol=2e-3)  # halfvec: fp16
+
+    # Replace one vector (same id, new place), then remove two.
+    moved = _unit(rng, 1)
+    _write(library, ids[:1], moved, replace_all=False)
+    np.testing.assert_allclose(
+        store.vectors([library], [int(ids[0])])[int(ids[0])], moved[0], atol=2e-3
+    )
+    with transaction.atomic():
+        assert store.remove(library, ids[1:3]) == 298
+    assert not set(ids[1:3].tolist()) & set(store.nearest([library], vectors[1], 50).ids.tolist())
+
+    # replace_all: the library then holds exactly these.
+    assert _write(library, ids[:10], vectors[:10], replace_all=True) == 10
+    assert sorted(store.ids(library).tolist()) == sorted(ids[:10].tolist())
+
+
+def test_one_search_over_several_libraries_never_crosses_tenants(
+    tenant_a: Any, tenant_b: Any, db: None
+):
+    rng = np.random.default_rng(1)
+    centre = _unit(rng, 1)[0]
+    mine = [library_create(tenant=tenant_a, name=f"A{i}") for i in range(2)]
+    theirs = library_create(tenant=tenant_b, name="B")
+    ids_mine = []
+    for library in mine:
+        ids = _photos(library, 40)
+        _write(library, ids, _unit(rng, 40, centre), replace_all=False)
+        ids_mine += ids.tolist()
+    ids_theirs = _photos(theirs, 40)
+    # Tenant B's photos are the nearest of all to the query: they must still not come back.
+    _write(theirs, ids_theirs, _unit(rng, 40, centre), replace_all=False)
+    store = vector_stores.active_store()
+    found = store.nearest(mine, centre, 60)
+    assert len(found.ids) == 60 and set(found.ids.tolist()) <= set(ids_mine)
+    assert {int(i) for i in found.ids} & {int(i) for i in ids_mine[:40]}  # both libraries
+    assert {int(i) for i in found.ids} & {int(i) for i in ids_mine[40:]}
+    assert store.vectors(mine, ids_theirs.tolist()) == {}
+
+
+def test_a_library_held_by_another_store_is_reindexed_before_it_is_searched(
+    indexed_library: ImageLibrary, fake_engine: Any, run_on_commit: Any
+):
+    library = indexed_library
+    active = vector_stores.active_store().name
+    other = "pgvector" if active == "faiss" else "faiss"
+    # As if the configured store changed since the library was indexed.
+    ImageLibrary.objects.filter(pk=library.pk).update(index_engine=other)
+    library.refresh_from_db()
+    with pytest.raises(queries.SearchUnavailable, match=f"re-indexed into the {active}"):
+        queries.searchable_libraries(libraries=[library], model_version=library.model_version)
+    job = IndexJob.objects.get(library=library, kind=IndexJob.Kind.REINDEX)
+    with run_on_commit():
+        indexing.index_job_run(job_id=job.pk, tenant_id=library.tenant_id)
+    library.refresh_from_db()
+    assert library.index_engine == active and library.index_size == 10
+    usable, notes = queries.searchable_libraries(
+        libraries=[library], model_version=library.model_version
+    )
+    assert usable == [library] and notes == []
+    assert len(vector_stores.active_store().ids(library)) == 10
+
+
+@needs_pgvector
+def test_pgvector_rows_go_with_their_photo_library_and_organisation(
+    tenant_a: Any, tenant_b: Any, db: None
+):
+    rng = np.random.default_rng(2)
+    library = library_create(tenant=tenant_a, name="Cascade")
+    ids = _photos(library, 5)
+    _write(library, ids, _unit(rng, 5), replace_all=False)
+    LibraryImage.objects.filter(pk=ids[0]).delete()
+    assert PhotoVector.objects.for_tenant(tenant_a).count() == 4
+    library.delete()
+    assert PhotoVector.objects.for_tenant(tenant_a).count() == 0
+    other = library_create(tenant=tenant_b, name="Gone with B")
+    _write(other, _photos(other, 3), _unit(rng, 3), replace_all=False)
+    tenant_b.delete()
+    assert not PhotoVector.objects.filter(tenant_id=tenant_b.pk).exists()
+
+
+@needs_pgvector
+def test_pgvector_hnsw_filtered_by_a_small_library_still_answers_k(
+    tenant_a: Any, db: None, settings: Any
+):
+    """The HNSW graph is shared by every library; iterative scans keep reading it until K
+    rows of the asked library are found, however far down the graph they are."""
+    settings.PSBIR_PGVECTOR_EF_SEARCH = 40
+    rng = np.random.default_rng(3)
+    big = library_create(tenant=tenant_a, name="Big")
+    small = library_create(tenant=tenant_a, name="Small")
+    centre = _unit(rng, 1)[0]
+    _write(big, _photos(big, 3000), _unit(rng, 3000, centre), replace_all=False)
+    small_ids = _photos(small, 30)
+    _write(small, small_ids, _unit(rng, 30), replace_all=False)
+    with connection.cursor() as cursor:  # the planner must take the HNSW index, as at scale
+        cursor.execute("ANALYZE retrieval_photovector")
+    found = vector_stores.active_store().nearest([small], centre, 20)
+    assert len(found.ids) == 20 and set(found.ids.tolist()) <= set(small_ids.tolist())
