@@ -259,7 +259,7 @@ PSBIR_FEATURE_DIR = Path(os.environ.get("PSBIR_FEATURE_DIR", DATA_DIR / "feature
 PSBIR_VECTOR_ENGINE = os.environ.get("PSBIR_VECTOR_ENGINE", "auto")
 # pgvector's HNSW search breadth (hnsw.ef_search; at least K): recall against speed, measured
 # by `manage.py scale_benchmark --engine pgvector`.
-PSBIR_PGVECTOR_EF_SEARCH = int(os.environ.get("PSBIR_PGVECTOR_EF_SEARCH", "100"))
+PSBIR_PGVECTOR_EF_SEARCH = int(os.environ.get("PSBIR_PGVECTOR_EF_SEARCH", "800"))
 # Personalized heads (one file per user and version); see personalization/head_files.py.
 PSBIR_PERSONAL_HEAD_DIR = Path(
     os.environ.get("PSBIR_PERSONAL_HEAD_DIR", DATA_DIR / "models" / "personal")

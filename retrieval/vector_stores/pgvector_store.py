@@ -44,6 +44,7 @@ _ROW = np.dtype(
     ]
 )
 _COPY_CHUNK = 20_000
+ANALYZE_AFTER_ROWS = 5_000
 
 
 def copy_rows(image_ids: np.ndarray, tenant_id: int, library_id: int, vectors: np.ndarray) -> bytes:
@@ -111,6 +112,12 @@ class PgvectorStore:
                         image_ids[start:stop], library.tenant_id, library.pk, vectors[start:stop]
                     )
                     copy.write(rows)
+            if replace_all or len(image_ids) >= ANALYZE_AFTER_ROWS:
+                # Fresh statistics, or the planner, which has none yet for a big load, sorts a
+                # bitmap scan of the whole library instead of walking the HNSW index (63 ms
+                # instead of ~2 ms a query at 100,000 photos). ANALYZE samples a fixed number
+                # of rows: well under a second at any size.
+                cursor.execute(f"ANALYZE {TABLE}")
         return self._count(library)
 
     def remove(self, library: ImageLibrary, image_ids: np.ndarray) -> int:

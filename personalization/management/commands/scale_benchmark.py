@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -148,5 +149,18 @@ class Command(BaseCommand):
         return name, f"{base}/{name}"
 
     def _drop_database(self, name: str) -> None:
-        with connection.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        """Drop the scratch database (its phases' connections are closed; an autovacuum
+        worker still in it is cancelled by PostgreSQL itself). A failure only warns: the
+        figures are in, and the operator is told what to drop."""
+        from django.db import DatabaseError
+
+        for attempt in range(5):
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
+                return
+            except DatabaseError as exc:
+                if attempt == 4:
+                    self.stderr.write(f"could not drop the scratch database {name}: {exc}")
+                    return
+                time.sleep(2)
