@@ -252,16 +252,13 @@ def _personal_distances(
         logger.exception("head v%s of user %s cannot be loaded", head_row.version, user.pk)
         return None
     scope = ((head_row.details or {}).get("config") or {}).get("scope")
-    found = np.zeros(len(candidate_ids), dtype=bool)
     if scope == "projection" and hasattr(head, "project"):
         pooled, found = cached_pooled_features(
             tenant_id=user.tenant_id, model_version=head_row.model_version, image_ids=candidate_ids
         )
         if found.all():
-            distances = scoring.personal_distances_pooled(
-                head, np.asarray(query_features), pooled
-            ).astype(np.float64)
-            return distances
+            query = np.asarray(query_features)
+            return scoring.personal_distances_pooled(head, query, pooled).astype(np.float64)
     maps, found = cached_trunk_maps(
         tenant_id=user.tenant_id, model_version=head_row.model_version, image_ids=candidate_ids
     )

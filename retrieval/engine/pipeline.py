@@ -315,6 +315,13 @@ class Engine:
             return np.zeros((0, self._head.fc.in_features), dtype=np.float16)
         return np.concatenate(parts).astype(np.float16)
 
+    @torch.no_grad()
+    def vectors_from_pooled(self, pooled: np.ndarray) -> np.ndarray:
+        """(N, 1280) pooled features -> (N, 512) float32 general vectors (the head's ``fc``
+        and L2 normalisation only): rebuilding a library's vectors without the head."""
+        features = torch.as_tensor(np.asarray(pooled), dtype=torch.float32).to(self.device)
+        return self._head.project(features).float().cpu().numpy()
+
 
 def mirror_mean(vector: np.ndarray, mirrored: np.ndarray) -> np.ndarray:
     """The unit vector of a query and its mirror image, averaged (float32, same shape)."""

@@ -434,6 +434,7 @@ def _run_chunk(chunk: IndexChunk, job: IndexJob, engine: Engine) -> None:
     version = engine.model_version
     chunk.done, chunk.failed, chunk.failures = 0, 0, []
     incremental = job.kind == IndexJob.Kind.IMPORT and chunk.added
+    rejected = _rejected(job)
     for batch_ids in _chunks(list(chunk.image_ids), batch_size()):
         failures, incremental = _index_batch(engine, library, batch_ids, version, incremental)
         chunk.done += len(batch_ids)
@@ -448,7 +449,7 @@ def _run_chunk(chunk: IndexChunk, job: IndexJob, engine: Engine) -> None:
             attempts=1,
             added=incremental,
         )
-        _job_progress(job)
+        _job_progress(job, rejected)
     chunk.status, chunk.finished_at, chunk.added = IndexJob.Status.DONE, timezone.now(), incremental
     job_leases.beat(chunk, status=chunk.status, finished_at=chunk.finished_at, added=chunk.added)
 
@@ -494,12 +495,16 @@ def _chunk_fail(chunk: IndexChunk, message: str) -> None:
     )
 
 
-def _job_progress(job: IndexJob) -> None:
+def _rejected(job: IndexJob) -> int:
+    """Uploads an import refused before the job ran (counted done and failed)."""
+    return job.total - len(job.image_ids) if job.kind == IndexJob.Kind.IMPORT else 0
+
+
+def _job_progress(job: IndexJob, rejected: int) -> None:
     """Sum the chunks' progress onto the job, renew its lease and tell the admins."""
     from django.db.models import Sum
 
     totals = job.chunks.aggregate(done=Sum("done"), failed=Sum("failed"))
-    rejected = job.total - sum(len(c) for c in job.chunks.values_list("image_ids", flat=True))
     job.done = rejected + (totals["done"] or 0)
     job.failed = rejected + (totals["failed"] or 0)
     job.heartbeat_at = timezone.now()
@@ -522,7 +527,7 @@ def _finish_if_complete(job_id: int, tenant_id: int) -> IndexJob | None:
         chunks = list(job.chunks.order_by("number"))
         if not chunks or any(c.status not in _FINISHED for c in chunks):
             return None
-        rejected = job.total - sum(len(c.image_ids) for c in chunks)
+        rejected = _rejected(job)
         job.done = rejected + sum(c.done for c in chunks)
         job.failed = rejected + sum(c.failed for c in chunks)
         job.failures = job.failures[:rejected] + [f for c in chunks for f in c.failures]
@@ -702,16 +707,23 @@ def index_remove(*, library: ImageLibrary, image_ids: list[int]) -> None:
 def index_rebuild(
     *, library: ImageLibrary, engine: Engine, on_chunk: Callable[[], None] | None = None
 ) -> int:
-    """Build the library's index anew from the trunk-map cache at the engine's version; swap it in.
+    """Build the library's vectors anew from its cached features at the engine's version;
+    swap them in.
 
-    The head runs over the cache outside any transaction (it is the slow part, and a job's
-    lease must be renewed meanwhile: ``on_chunk`` after each chunk); under the library's lock
-    only photos indexed since are added, so an import finishing meanwhile is not dropped.
-    Photos whose cached features are missing are set back to pending with a message.
-    Returns the number of vectors in the new index.
+    Photos whose pooled features are kept get the head's projection of them (a matrix
+    product: a million photos in about a minute); others the whole head over their trunk
+    maps. This runs outside any transaction (it is the slow part, and a job's lease must be
+    renewed meanwhile: ``on_chunk`` after each chunk); under the library's lock only photos
+    indexed since are added, so an import finishing meanwhile is not dropped. Photos whose
+    cached features are missing are set back to pending with a message. Returns the number
+    of vectors served.
     """
     version = engine.model_version
     store = index_store.feature_store(library, version)
+    pooled_store = (
+        index_store.pooled_store(library, version) if engine.has_pooled_features else None
+    )
+    pooled_ids = set(pooled_store.ids().tolist()) if pooled_store is not None else set()
     vectors: dict[int, np.ndarray] = {}
 
     def indexed_and_cached() -> tuple[list[int], list[int]]:
@@ -725,7 +737,13 @@ def index_rebuild(
         return [i for i in ids if i in cached], [i for i in ids if i not in cached]
 
     def embed(ids: list[int]) -> None:
-        for chunk in _chunks(ids, 256):
+        from_pooled = [i for i in ids if i in pooled_ids]
+        for chunk in _chunks(from_pooled, 4096):
+            pooled = pooled_store.get(chunk).reshape(len(chunk), -1)
+            vectors.update(zip(chunk, engine.vectors_from_pooled(pooled), strict=True))
+            if on_chunk is not None:
+                on_chunk()
+        for chunk in _chunks([i for i in ids if i not in pooled_ids], 256):
             chunk_vectors = np.asarray(engine.head_vectors(store.get(chunk)), dtype=np.float32)
             vectors.update(zip(chunk, chunk_vectors, strict=True))
             if on_chunk is not None:
@@ -741,15 +759,15 @@ def index_rebuild(
                 error="Its cached features are missing; re-index the library.",
             )
         embed([i for i in ids if i not in vectors])
-        store = vector_stores.active_store()
-        size = store.write(
+        served_by = vector_stores.active_store()
+        size = served_by.write(
             locked,
             np.asarray(ids, dtype=np.int64),
             np.stack([vectors[i] for i in ids]) if ids else np.zeros((0, 512), np.float32),
             model_version=version,
             replace_all=True,
         )
-        _record(locked, store, model_version=version, size=size)
+        _record(locked, served_by, model_version=version, size=size)
     return size
 
 

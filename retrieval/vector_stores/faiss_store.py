@@ -136,9 +136,12 @@ class FaissStore:
                 index = served(library)
             except FileNotFoundError:
                 continue
-            for image_id in ids:
-                try:
-                    out[image_id] = index.vectors(np.array([image_id], dtype=np.int64))[0]
-                except KeyError:
-                    continue  # not in the index (yet)
+            try:  # one read for all of them (200 a personalized search)
+                out.update(zip(ids, index.vectors(np.array(ids, dtype=np.int64)), strict=True))
+            except KeyError:  # some are not in the index (yet): read those that are
+                for image_id in ids:
+                    try:
+                        out[image_id] = index.vectors(np.array([image_id], dtype=np.int64))[0]
+                    except KeyError:
+                        continue
         return out

@@ -134,3 +134,18 @@ def test_a_query_sketch_is_averaged_with_its_mirror_image(model_dir):
     assert np.linalg.norm(vectors[0] - vectors[1]) > 0.01  # the mirror image is another input
     plain = Engine(EngineConfig(model_dir=model_dir, device="cpu", mirror_queries=False))
     np.testing.assert_allclose(plain.embed_sketch_image(image).vector, vectors[0], atol=1e-5)
+
+
+def test_vectors_from_pooled_features_are_the_heads_vectors(model_dir):
+    """What a rebuild serves from the kept pooled features (float16) is the vector indexing
+    computed from the trunk map, up to that rounding; a conv6 head has no pooled features."""
+    engine = Engine(EngineConfig(model_dir=model_dir, device="cpu"))
+    rng = np.random.default_rng(5)
+    photos = [(rng.random((96, 96, 3)) * 255).astype(np.uint8) for _ in range(6)]
+    embedded = engine.embed_photos(photos)
+    maps = np.stack([e.features for e in embedded])
+    pooled = engine.pooled_features(maps)
+    assert pooled.dtype == np.float16 and pooled.shape == (6, 1280)
+    rebuilt = engine.vectors_from_pooled(pooled)
+    np.testing.assert_allclose(rebuilt, np.stack([e.vector for e in embedded]), atol=2e-3)
+    assert not hasattr(Conv6Head(), "pooled")  # conv6 heads: maps only (has_pooled_features)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from personalization.services import feedback, training
@@ -114,3 +115,24 @@ def test_marks_on_a_car_leave_house_mug_and_flower_searches_alone(
 
 def _no_maps(**_: object) -> None:
     raise AssertionError("a projection head re-scored from trunk maps")
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_a_rebuild_serves_the_head_projection_of_the_kept_pooled_features(demo, monkeypatch):
+    """Rebuilding the demo library's vectors never runs the head over trunk maps (at a
+    million photos that took the whole head a photo): the kept pooled features through its
+    projection give the vectors indexing served, up to float16."""
+    from tests.searching import served_vectors
+
+    ids, before = served_vectors(demo)
+    engine = engine_runtime.get_engine()
+
+    def no_head(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the rebuild ran the head over trunk maps")
+
+    monkeypatch.setattr(engine, "head_vectors", no_head)
+    assert indexing.index_rebuild(library=demo, engine=engine) == len(ids)
+    after_ids, after = served_vectors(demo)
+    order = {i: n for n, i in enumerate(after_ids.tolist())}
+    np.testing.assert_allclose(after[[order[i] for i in ids.tolist()]], before, atol=2e-3)

@@ -91,8 +91,8 @@ def test_a_chunk_whose_worker_died_is_taken_over_nothing_twice_nothing_lost(
 
     real_progress = indexing._job_progress
 
-    def dies_after_one_batch(job: IndexJob) -> None:
-        real_progress(job)
+    def dies_after_one_batch(job: IndexJob, rejected: int) -> None:
+        real_progress(job, rejected)
         raise Killed
 
     monkeypatch.setattr(indexing, "_job_progress", dies_after_one_batch)
