@@ -112,7 +112,7 @@ class PgvectorStore:
                         image_ids[start:stop], library.tenant_id, library.pk, vectors[start:stop]
                     )
                     copy.write(rows)
-            if replace_all or len(image_ids) >= ANALYZE_AFTER_ROWS:
+            if len(image_ids) >= ANALYZE_AFTER_ROWS:
                 # Fresh statistics, or the planner, which has none yet for a big load, sorts a
                 # bitmap scan of the whole library instead of walking the HNSW index (63 ms
                 # instead of ~2 ms a query at 100,000 photos). ANALYZE samples a fixed number

@@ -56,7 +56,12 @@ class Command(BaseCommand):
         data_dir = Path(tempfile.mkdtemp(prefix="psbir-scale-"))
         env = {
             **os.environ,
+            # Every data path inside the throw-away dir, whatever the operator's are set to.
             "PSBIR_DATA_DIR": str(data_dir),
+            "PSBIR_MEDIA_ROOT": str(data_dir / "media"),
+            "PSBIR_INDEX_DIR": str(data_dir / "indexes"),
+            "PSBIR_FEATURE_DIR": str(data_dir / "features"),
+            "PSBIR_PERSONAL_HEAD_DIR": str(data_dir / "models" / "personal"),
             "PSBIR_VECTOR_ENGINE": options["engine"],
             "PSBIR_MODEL_DIR": str(settings.PSBIR_MODEL_DIR),
             "OMP_NUM_THREADS": str(options["threads"]),
