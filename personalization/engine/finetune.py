@@ -52,6 +52,7 @@ from personalization.engine.dataset import TrainingSet
 from personalization.engine.scoring import distance_scale
 from retrieval.engine.heads import new_head
 from retrieval.engine.losses import ThreeBranchLoss
+from retrieval.engine.model import pooled_features
 from retrieval.engine.trunks import trunk_of_maps, trunk_spec
 
 ProgressCallback = Callable[[int, int, float], None]  # (round done, rounds, mean loss)
@@ -228,21 +229,6 @@ def _projection_setup(
     pooled_sketches = pooled_features(head, sketches, device)
     pooled_photos = pooled_features(head, photos, device)
     return head, list(head.fc.parameters()), head.project, pooled_sketches, pooled_photos
-
-
-@torch.no_grad()
-def pooled_features(
-    head: nn.Module, maps: np.ndarray | torch.Tensor, device: str = "cpu", batch: int = 128
-) -> torch.Tensor:
-    """(N, C, 8, 8) trunk maps -> (N, 1280) GeM features of ``head`` (all but its ``fc``),
-    in chunks converted to float32 one at a time."""
-    parts = [
-        head.pooled(
-            torch.as_tensor(np.asarray(maps[i : i + batch]), dtype=torch.float32).to(device)
-        )
-        for i in range(0, len(maps), batch)
-    ]
-    return torch.cat(parts) if parts else torch.zeros((0, head.fc.in_features), device=device)
 
 
 @torch.no_grad()

@@ -71,7 +71,6 @@ def _peak_rss_mb() -> float:
 def build(*, photos: int, queries: int, seed: int, state: Path) -> dict[str, Any]:
     """Make the library of ``photos`` and load its vectors; returns build figures and
     recall, and writes what the search phase needs to ``state`` (JSON)."""
-    import torch
     from django.db import transaction
 
     from accounts.models import Tenant, User
@@ -108,7 +107,6 @@ def build(*, photos: int, queries: int, seed: int, state: Path) -> dict[str, Any
     # N rows, their pooled features and vectors, in batches.
     library = library_create(tenant=tenant, name="Archive")
     pooled_store = index_store.pooled_store(library, version)
-    project = engine.general_head.project
     ids = np.zeros(photos, dtype=np.int64)
     vectors = np.zeros((photos, 512), dtype=np.float32)
     started = time.perf_counter()
@@ -136,8 +134,7 @@ def build(*, photos: int, queries: int, seed: int, state: Path) -> dict[str, Any
         mix = rng.uniform(0.5, 1.0, (count, 1)).astype(np.float32)
         noise = rng.lognormal(0.0, 0.2, first.shape).astype(np.float32)
         pooled = ((mix * first + (1 - mix) * second) * noise).astype(np.float16)
-        with torch.no_grad():
-            batch_vectors = project(torch.as_tensor(pooled, dtype=torch.float32)).numpy()
+        batch_vectors = engine.vectors_from_pooled(pooled)
         ids[start : start + count] = batch_ids
         vectors[start : start + count] = batch_vectors
         pending_ids.append(batch_ids)

@@ -103,3 +103,22 @@ def head_vectors(
     if not out:
         return np.zeros((0, DESCRIPTOR_DIM), np.float32)
     return np.concatenate(out).astype(np.float32, copy=False)
+
+
+@torch.no_grad()
+def pooled_features(
+    head: nn.Module,
+    maps: np.ndarray | torch.Tensor,
+    device: torch.device | str = "cpu",
+    batch: int = 128,
+) -> torch.Tensor:
+    """(N, C, 8, 8) trunk maps -> (N, 1280) GeM features of an EfficientNet ``head`` (all but
+    its ``fc``), in chunks converted to float32 one at a time: what a projection head is
+    trained on and re-scores from, and what indexing keeps per photo."""
+    parts = [
+        head.pooled(
+            torch.as_tensor(np.asarray(maps[i : i + batch]), dtype=torch.float32).to(device)
+        )
+        for i in range(0, len(maps), batch)
+    ]
+    return torch.cat(parts) if parts else torch.zeros((0, head.fc.in_features), device=device)

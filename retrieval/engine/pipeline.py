@@ -33,7 +33,7 @@ from .heads import (
     save_head,
 )
 from .hed import HEDNet
-from .model import build_trunk
+from .model import build_trunk, pooled_features
 from .model import head_vectors as model_head_vectors
 from .preprocess import sketch_image_to_map
 from .strokes import rasterize_strokes
@@ -298,22 +298,14 @@ class Engine:
         GeM-pooled 1280-d), which personal projection heads share."""
         return hasattr(self._head, "pooled")
 
-    @torch.no_grad()
     def pooled_features(self, features: np.ndarray) -> np.ndarray:
         """(N, C, 8, 8) trunk maps -> float16 (N, 1280) pooled features of the general head
         (everything before its ``fc``): what a personal projection head re-scores from, at
         2.5 KiB a photo instead of a 26 KiB map."""
         if not self.has_pooled_features:
             raise ValueError("this general head has no pooled features (conv6 head)")
-        parts = []
-        for start in range(0, len(features), 256):
-            chunk = torch.as_tensor(
-                np.asarray(features[start : start + 256]), dtype=torch.float32
-            ).to(self.device)
-            parts.append(self._head.pooled(chunk).float().cpu().numpy())
-        if not parts:
-            return np.zeros((0, self._head.fc.in_features), dtype=np.float16)
-        return np.concatenate(parts).astype(np.float16)
+        pooled = pooled_features(self._head, features, self.device, batch=256)
+        return pooled.float().cpu().numpy().astype(np.float16)
 
     @torch.no_grad()
     def vectors_from_pooled(self, pooled: np.ndarray) -> np.ndarray:

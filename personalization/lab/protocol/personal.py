@@ -32,18 +32,13 @@ import torch
 
 from personalization.engine.closeness import ClosenessRule
 from personalization.engine.dataset import FeedbackItem, build_training_set
-from personalization.engine.finetune import (
-    FinetuneConfig,
-    FinetuneResult,
-    finetune_head,
-    pooled_features,
-)
+from personalization.engine.finetune import FinetuneConfig, FinetuneResult, finetune_head
 from personalization.engine.grouping import PhotoPool
 from personalization.engine.scoring import Calibration, eq16
 from personalization.lab.protocol.metrics import fine_grained_relevance, nanmean, query_aps
 from personalization.lab.protocol.mixed import mixed_user_rounds, mixed_users, summarize_mixed
 from retrieval.engine.distances import euclidean_distances
-from retrieval.engine.model import head_vectors
+from retrieval.engine.model import head_vectors, pooled_features
 from retrieval.lab.metrics import interpolated_pr_curve, rank
 
 PAPER_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
