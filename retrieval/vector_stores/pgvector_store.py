@@ -11,6 +11,7 @@ so a small library among large ones still gets ``k`` answers.
 
 from __future__ import annotations
 
+import logging
 import struct
 from collections.abc import Sequence
 
@@ -23,6 +24,7 @@ from retrieval.models import VECTOR_DIM, ImageLibrary, PhotoVector
 
 from .base import Nearest
 
+logger = logging.getLogger(__name__)
 TABLE = PhotoVector._meta.db_table
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 _COPY_TRAILER = struct.pack(">h", -1)
@@ -161,6 +163,7 @@ class PgvectorStore:
             return Nearest.empty()
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
         text = _text(query)
+        tenant_id, library_ids = libraries[0].tenant_id, [lib.pk for lib in libraries]
         with transaction.atomic(), psycopg.Cursor(_raw_connection()) as cursor:
             # SET LOCAL: only this transaction's scan; the pool's next user sees the defaults.
             cursor.execute(
@@ -168,14 +171,20 @@ class PgvectorStore:
                 "set_config('hnsw.iterative_scan', 'relaxed_order', true)",
                 [str(max(settings.PSBIR_PGVECTOR_EF_SEARCH, k))],
             )
-            cursor.execute(
-                f"SELECT image_id, vector FROM {TABLE} "
-                "WHERE tenant_id = %s AND library_id = ANY(%s::bigint[]) "
-                "ORDER BY vector <-> %s::halfvec LIMIT %s",
-                [libraries[0].tenant_id, [lib.pk for lib in libraries], text, int(k)],
-                binary=True,
-            )
-            rows = cursor.fetchall()
+            rows = _nearest_rows(cursor, tenant_id, library_ids, text, k)
+            expected = min(k, sum(max(lib.index_size, 0) for lib in libraries))
+            if len(rows) < expected:
+                # The graph walk gave up before k rows passed the library filter (its scan
+                # is bounded by hnsw.max_scan_tuples; dead entries of deleted photos count
+                # too). A search never returns fewer than the libraries hold: scan exactly.
+                logger.warning(
+                    "pgvector: the HNSW scan found %d of %d rows in libraries %s; exact scan",
+                    len(rows),
+                    expected,
+                    library_ids,
+                )
+                cursor.execute("SELECT set_config('enable_indexscan', 'off', true)")
+                rows = _nearest_rows(cursor, tenant_id, library_ids, text, k)
         if not rows:
             return Nearest.empty()
         ids = np.array([r[0] for r in rows], dtype=np.int64)
@@ -202,6 +211,20 @@ class PgvectorStore:
                 binary=True,
             )
             return {int(image_id): _from_binary(bytes(raw)) for image_id, raw in cursor}
+
+
+def _nearest_rows(
+    cursor: psycopg.Cursor, tenant_id: int, library_ids: list[int], text: str, k: int
+) -> list[tuple]:
+    """(image_id, halfvec bytes) of the ``k`` nearest rows, as the planner chooses to scan."""
+    cursor.execute(
+        f"SELECT image_id, vector FROM {TABLE} "
+        "WHERE tenant_id = %s AND library_id = ANY(%s::bigint[]) "
+        "ORDER BY vector <-> %s::halfvec LIMIT %s",
+        [tenant_id, library_ids, text, int(k)],
+        binary=True,
+    )
+    return cursor.fetchall()
 
 
 def _raw_connection():

@@ -195,3 +195,43 @@ def test_pgvector_hnsw_filtered_by_a_small_library_still_answers_k(
         cursor.execute("ANALYZE retrieval_photovector")
     found = vector_stores.active_store().nearest([small], centre, 20)
     assert len(found.ids) == 20 and set(found.ids.tolist()) <= set(small_ids.tolist())
+
+
+@needs_pgvector
+def test_pgvector_scan_that_gives_up_early_is_completed_exactly(
+    tenant_a: Any, db: None, settings: Any, caplog: Any
+):
+    """An iterative HNSW scan stops after ``hnsw.max_scan_tuples`` entries of the shared
+    graph (other libraries' rows and deleted photos' dead entries count too) and may then
+    return fewer than K rows, even none: the store then scans the libraries exactly."""
+    settings.PSBIR_PGVECTOR_EF_SEARCH = 40
+    rng = np.random.default_rng(5)
+    big = library_create(tenant=tenant_a, name="Big")
+    small = library_create(tenant=tenant_a, name="Small")
+    centre = _unit(rng, 1)[0]
+    _write(big, _photos(big, 3000), _unit(rng, 3000, centre), replace_all=False)
+    small_ids = _photos(small, 30)
+    small_vectors = _unit(rng, 30)
+    _write(small, small_ids, small_vectors, replace_all=False)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE retrieval_photovector")
+        # The walk may read 50 entries only, all of the big library's near the centre.
+        # A plan that walks the graph, as a big library's does (a sort of the small one's
+        # 30 rows is what the planner would rather do here), and a walk of 50 entries only.
+        cursor.execute("SET enable_sort = off")
+        cursor.execute("SET hnsw.max_scan_tuples = 50")
+        cursor.execute(
+            "EXPLAIN SELECT image_id FROM retrieval_photovector WHERE library_id = %s "
+            "ORDER BY vector <-> %s::halfvec LIMIT 20",
+            [small.pk, "[" + ",".join(f"{v:.6f}" for v in centre) + "]"],
+        )
+        assert "hnsw" in " ".join(row[0] for row in cursor.fetchall())
+    try:
+        with caplog.at_level("WARNING", logger="retrieval.vector_stores.pgvector_store"):
+            found = vector_stores.active_store().nearest([small], centre, 20)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET hnsw.max_scan_tuples")
+            cursor.execute("RESET enable_sort")
+    assert found.ids.tolist() == _exact(small_ids, small_vectors, centre, 20).tolist()
+    assert "exact scan" in caplog.text  # the HNSW walk did give up
