@@ -257,9 +257,11 @@ PSBIR_FEATURE_DIR = Path(os.environ.get("PSBIR_FEATURE_DIR", DATA_DIR / "feature
 # Where libraries' vectors are served from (retrieval/vector_stores): "auto" (pgvector on
 # PostgreSQL with the vector extension, FAISS files otherwise), "faiss" or "pgvector".
 PSBIR_VECTOR_ENGINE = os.environ.get("PSBIR_VECTOR_ENGINE", "auto")
-# pgvector's HNSW search breadth (hnsw.ef_search; at least K): recall against speed, measured
-# by `manage.py scale_benchmark --engine pgvector`.
-PSBIR_PGVECTOR_EF_SEARCH = int(os.environ.get("PSBIR_PGVECTOR_EF_SEARCH", "800"))
+# pgvector: below this many rows in the table a search scans exactly (a few ms); from it on,
+# IVFFlat lists are built (and rebuilt each time the table doubles): retrieval/vector_stores/
+# pgvector_ann.py. The build's maintenance_work_mem (k-means keeps 50 rows a list in memory).
+PSBIR_PGVECTOR_ANN_MIN_ROWS = int(os.environ.get("PSBIR_PGVECTOR_ANN_MIN_ROWS", "20000"))
+PSBIR_PGVECTOR_BUILD_MEMORY = os.environ.get("PSBIR_PGVECTOR_BUILD_MEMORY", "1GB")
 # Personalized heads (one file per user and version); see personalization/head_files.py.
 PSBIR_PERSONAL_HEAD_DIR = Path(
     os.environ.get("PSBIR_PERSONAL_HEAD_DIR", DATA_DIR / "models" / "personal")

@@ -18,3 +18,11 @@ def index_chunk_task(chunk_id: int, tenant_id: int) -> None:
 def recover_index_jobs() -> list[int]:
     """The schedule's entry point: queue again the index jobs whose worker died."""
     return indexing.index_jobs_recover()
+
+
+def maintain_vector_index() -> str:
+    """After large writes and on a schedule: build the pgvector table's approximate index
+    when the table has reached the size for one or doubled since (nothing on FAISS)."""
+    from retrieval import vector_stores
+
+    return vector_stores.maintain()

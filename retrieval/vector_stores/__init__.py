@@ -2,9 +2,10 @@
 
 - ``faiss``: an index file per library (:mod:`retrieval.index_store`), loaded by each process
   that searches; the embedded default, and FAISS on the GPU where faiss-gpu and CUDA are.
-- ``pgvector``: rows of ``retrieval_photovector`` (a ``halfvec(512)`` column under an HNSW
-  index) in PostgreSQL, written in the transaction that marks the photo indexed and deleted
-  with it; every web node reads the same vectors, nothing is copied or rebuilt at start-up.
+- ``pgvector``: rows of ``retrieval_photovector`` (a ``halfvec(512)`` column, under IVFFlat
+  lists once the table is large: :mod:`.pgvector_ann`) in PostgreSQL, written in the
+  transaction that marks the photo indexed and deleted with it; every web node reads the
+  same vectors, nothing is copied or rebuilt at start-up.
 
 ``PSBIR_VECTOR_ENGINE`` chooses: ``auto`` (pgvector on PostgreSQL whose ``vector``
 extension let migration 0006 create the table, FAISS otherwise), ``faiss`` or ``pgvector``.
@@ -22,7 +23,7 @@ from django.db import connection
 
 from .base import Nearest, VectorStore
 
-__all__ = ["Nearest", "VectorStore", "active_store", "engine_name", "store_named"]
+__all__ = ["Nearest", "VectorStore", "active_store", "engine_name", "maintain", "store_named"]
 
 ENGINES = ("faiss", "pgvector")
 
@@ -74,3 +75,19 @@ def store_named(name: str) -> VectorStore:
 def active_store() -> VectorStore:
     """The store new vectors are written to and searches read from."""
     return store_named(engine_name())
+
+
+def maintain() -> str:
+    """Keep the active store's approximate index fit for its size; says what it did.
+    (FAISS files are kept by the index writes themselves: nothing to do.)"""
+    if engine_name() != "pgvector":
+        return "faiss: nothing to maintain"
+    from .pgvector_ann import maintain as maintain_pgvector
+
+    done = maintain_pgvector()
+    if done.built:
+        return (
+            f"pgvector: IVFFlat over {done.rows} rows rebuilt with {done.lists_after} lists "
+            f"(was {done.lists_before}) in {done.seconds:.1f} s"
+        )
+    return f"pgvector: {done.rows} rows, {done.lists_before} lists: nothing to do"

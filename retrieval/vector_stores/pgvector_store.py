@@ -1,12 +1,13 @@
 """Vectors in PostgreSQL with pgvector (the scale-out profile).
 
-One row per photo in ``retrieval_photovector``: ``halfvec(512)`` under an HNSW index
-(``halfvec_l2_ops``), foreign keys cascading in the database. Writes go in the caller's
-transaction (the one that marks the photos indexed) through binary ``COPY``, built with
-numpy: a million vectors load without formatting a million text vectors. A search is one
-SQL query over the tenant's chosen libraries; pgvector's iterative index scan
-(``hnsw.iterative_scan``) keeps reading the graph until ``k`` rows pass the library filter,
-so a small library among large ones still gets ``k`` answers.
+One row per photo in ``retrieval_photovector``: ``halfvec(512)``, foreign keys cascading in
+the database. Writes go in the caller's transaction (the one that marks the photos indexed)
+through binary ``COPY``, built with numpy: a million vectors load in seconds without
+formatting a million text vectors. A search is one SQL query over the tenant's chosen
+libraries: exact below ``PSBIR_PGVECTOR_ANN_MIN_ROWS`` rows, through the IVFFlat lists of
+:mod:`.pgvector_ann` above, whose iterative scan (``ivfflat.iterative_scan``) keeps
+visiting lists until ``k`` rows pass the library filter, so a small library among large
+ones still gets ``k`` answers.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from collections.abc import Sequence
 
 import numpy as np
 import psycopg
-from django.conf import settings
 from django.db import connection, transaction
 
 from retrieval.models import VECTOR_DIM, ImageLibrary, PhotoVector
 
+from . import pgvector_ann
 from .base import Nearest
 
 logger = logging.getLogger(__name__)
@@ -116,10 +117,16 @@ class PgvectorStore:
                     copy.write(rows)
             if len(image_ids) >= ANALYZE_AFTER_ROWS:
                 # Fresh statistics, or the planner, which has none yet for a big load, sorts a
-                # bitmap scan of the whole library instead of walking the HNSW index (63 ms
+                # scan of the whole library instead of using the approximate index (63 ms
                 # instead of ~2 ms a query at 100,000 photos). ANALYZE samples a fixed number
                 # of rows: well under a second at any size.
                 cursor.execute(f"ANALYZE {TABLE}")
+            if pgvector_ann.needs_build(
+                pgvector_ann.estimated_rows(cursor), pgvector_ann.current_lists(cursor)
+            ):
+                # The table reached the size for IVF lists, or doubled since they were
+                # made: build them once these rows are committed (a task; CONCURRENTLY).
+                transaction.on_commit(_enqueue_maintenance)
         return self._count(library)
 
     def remove(self, library: ImageLibrary, image_ids: np.ndarray) -> int:
@@ -155,8 +162,8 @@ class PgvectorStore:
         return np.fromiter(ids, dtype=np.int64)
 
     def nearest(self, libraries: Sequence[ImageLibrary], vector: np.ndarray, k: int) -> Nearest:
-        """The HNSW index nominates the ``k`` nearest (in half precision); their distances
-        are then computed exactly, in float32, from the stored vectors and the query as
+        """The index (or an exact scan) nominates the ``k`` nearest in half precision; their
+        distances are then computed exactly, in float32, from the stored vectors and the query as
         asked, so they agree with :meth:`vectors` and with FAISS's exact search."""
         libraries = list(libraries)
         if not libraries or k < 1:
@@ -165,20 +172,24 @@ class PgvectorStore:
         text = _text(query)
         tenant_id, library_ids = libraries[0].tenant_id, [lib.pk for lib in libraries]
         with transaction.atomic(), psycopg.Cursor(_raw_connection()) as cursor:
-            # SET LOCAL: only this transaction's scan; the pool's next user sees the defaults.
-            cursor.execute(
-                "SELECT set_config('hnsw.ef_search', %s, true), "
-                "set_config('hnsw.iterative_scan', 'relaxed_order', true)",
-                [str(max(settings.PSBIR_PGVECTOR_EF_SEARCH, k))],
-            )
+            lists = pgvector_ann.current_lists(cursor)
+            if lists is not None:
+                # SET LOCAL: only this transaction's scan; the pool's next user sees the
+                # defaults.
+                cursor.execute(
+                    "SELECT set_config('ivfflat.probes', %s, true), "
+                    "set_config('ivfflat.iterative_scan', 'relaxed_order', true)",
+                    [str(pgvector_ann.probes_for(lists))],
+                )
             rows = _nearest_rows(cursor, tenant_id, library_ids, text, k)
             expected = min(k, sum(max(lib.index_size, 0) for lib in libraries))
             if len(rows) < expected:
-                # The graph walk gave up before k rows passed the library filter (its scan
-                # is bounded by hnsw.max_scan_tuples; dead entries of deleted photos count
-                # too). A search never returns fewer than the libraries hold: scan exactly.
+                # The index scan gave up before k rows passed the library filter (an
+                # iterative scan stops at ivfflat.max_probes lists; an HNSW one, on a
+                # database indexed by hand, at hnsw.max_scan_tuples entries, dead ones
+                # included). A search never returns fewer than the libraries hold.
                 logger.warning(
-                    "pgvector: the HNSW scan found %d of %d rows in libraries %s; exact scan",
+                    "pgvector: the index scan found %d of %d rows in libraries %s; exact scan",
                     len(rows),
                     expected,
                     library_ids,
@@ -211,6 +222,12 @@ class PgvectorStore:
                 binary=True,
             )
             return {int(image_id): _from_binary(bytes(raw)) for image_id, raw in cursor}
+
+
+def _enqueue_maintenance() -> None:
+    from django_q.tasks import async_task
+
+    async_task("retrieval.tasks.maintain_vector_index", task_name="maintain-vector-index")
 
 
 def _nearest_rows(

@@ -177,13 +177,66 @@ def test_pgvector_rows_go_with_their_photo_library_and_organisation(
     assert not PhotoVector.objects.filter(tenant_id=tenant_b.pk).exists()
 
 
+def _plan(cursor: Any, library: ImageLibrary, query: np.ndarray) -> str:
+    cursor.execute(
+        "EXPLAIN SELECT image_id FROM retrieval_photovector WHERE library_id = %s "
+        "ORDER BY vector <-> %s::halfvec LIMIT 20",
+        [library.pk, "[" + ",".join(f"{v:.6f}" for v in query) + "]"],
+    )
+    return " ".join(row[0] for row in cursor.fetchall())
+
+
 @needs_pgvector
-def test_pgvector_hnsw_filtered_by_a_small_library_still_answers_k(
-    tenant_a: Any, db: None, settings: Any
+def test_pgvector_ivf_lists_are_built_at_the_threshold_and_again_when_the_table_doubles(
+    tenant_a: Any, db: None, settings: Any, django_capture_on_commit_callbacks: Any
 ):
-    """The HNSW graph is shared by every library; iterative scans keep reading it until K
-    rows of the asked library are found, however far down the graph they are."""
-    settings.PSBIR_PGVECTOR_EF_SEARCH = 40
+    from django_q.models import Schedule
+
+    from retrieval import tasks
+    from retrieval.vector_stores import pgvector_ann, pgvector_store
+
+    settings.PSBIR_PGVECTOR_ANN_MIN_ROWS = 1000
+    rng = np.random.default_rng(11)
+    library = library_create(tenant=tenant_a, name="Growing")
+
+    def lists() -> int | None:
+        with connection.cursor() as cursor:
+            return pgvector_ann.current_lists(cursor)
+
+    # Migration 0008 left no HNSW graph, and scheduled the maintenance.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_class WHERE relname = 'photovector_hnsw'")
+        assert cursor.fetchone() is None
+    assert Schedule.objects.filter(func="retrieval.tasks.maintain_vector_index").exists()
+
+    _write(library, _photos(library, 800), _unit(rng, 800), replace_all=False)
+    assert "nothing to do" in tasks.maintain_vector_index() and lists() is None  # exact
+    _write(library, _photos(library, 700), _unit(rng, 700), replace_all=False)
+    assert "rebuilt with 6 lists" in tasks.maintain_vector_index() and lists() == 6
+    _write(library, _photos(library, 300), _unit(rng, 300), replace_all=False)
+    assert "nothing to do" in tasks.maintain_vector_index() and lists() == 6  # not doubled
+    # A large write (ANALYZEd, so the table's size is known at once) asks for a rebuild
+    # after its commit; the task rebuilds beside the old lists and swaps them.
+    with django_capture_on_commit_callbacks() as callbacks:
+        _write(library, _photos(library, 5200), _unit(rng, 5200), replace_all=False)
+    assert pgvector_store._enqueue_maintenance in callbacks
+    assert "rebuilt with 28 lists (was 6)" in tasks.maintain_vector_index()
+    assert lists() == 28
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_class WHERE relname LIKE 'photovector_ivf%%'")
+        assert cursor.fetchone()[0] == 1  # the old lists went, no half-built index is left
+
+
+@needs_pgvector
+def test_pgvector_ivf_filtered_by_a_small_library_still_answers_k(
+    tenant_a: Any, db: None, settings: Any, monkeypatch: Any
+):
+    """The IVF lists are shared by every library; the iterative scan keeps visiting lists
+    until K rows of the asked library are found, however far from the query they lie."""
+    from retrieval.vector_stores import pgvector_ann
+
+    settings.PSBIR_PGVECTOR_ANN_MIN_ROWS = 1000
+    monkeypatch.setattr(pgvector_ann, "MIN_PROBES", 1)  # 1 list of 12 is visited first
     rng = np.random.default_rng(3)
     big = library_create(tenant=tenant_a, name="Big")
     small = library_create(tenant=tenant_a, name="Small")
@@ -191,20 +244,31 @@ def test_pgvector_hnsw_filtered_by_a_small_library_still_answers_k(
     _write(big, _photos(big, 3000), _unit(rng, 3000, centre), replace_all=False)
     small_ids = _photos(small, 30)
     _write(small, small_ids, _unit(rng, 30), replace_all=False)
-    with connection.cursor() as cursor:  # the planner must take the HNSW index, as at scale
-        cursor.execute("ANALYZE retrieval_photovector")
-    found = vector_stores.active_store().nearest([small], centre, 20)
+    assert vector_stores.maintain().startswith("pgvector: IVFFlat over 3030 rows rebuilt")
+    with connection.cursor() as cursor:
+        # A plan through the lists, as a big library's is (here the planner would rather
+        # sort the small library's 30 rows).
+        cursor.execute("SET enable_sort = off")
+        assert "photovector_ivfflat" in _plan(cursor, small, centre)
+    try:
+        found = vector_stores.active_store().nearest([small], centre, 20)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET enable_sort")
     assert len(found.ids) == 20 and set(found.ids.tolist()) <= set(small_ids.tolist())
 
 
 @needs_pgvector
 def test_pgvector_scan_that_gives_up_early_is_completed_exactly(
-    tenant_a: Any, db: None, settings: Any, caplog: Any
+    tenant_a: Any, db: None, settings: Any, monkeypatch: Any, caplog: Any
 ):
-    """An iterative HNSW scan stops after ``hnsw.max_scan_tuples`` entries of the shared
-    graph (other libraries' rows and deleted photos' dead entries count too) and may then
-    return fewer than K rows, even none: the store then scans the libraries exactly."""
-    settings.PSBIR_PGVECTOR_EF_SEARCH = 40
+    """An iterative scan stops at ``ivfflat.max_probes`` lists (an HNSW one at
+    ``hnsw.max_scan_tuples`` entries) and may then return fewer than K rows, even none:
+    the store then scans the libraries exactly."""
+    from retrieval.vector_stores import pgvector_ann
+
+    settings.PSBIR_PGVECTOR_ANN_MIN_ROWS = 1000
+    monkeypatch.setattr(pgvector_ann, "MIN_PROBES", 1)
     rng = np.random.default_rng(5)
     big = library_create(tenant=tenant_a, name="Big")
     small = library_create(tenant=tenant_a, name="Small")
@@ -213,25 +277,17 @@ def test_pgvector_scan_that_gives_up_early_is_completed_exactly(
     small_ids = _photos(small, 30)
     small_vectors = _unit(rng, 30)
     _write(small, small_ids, small_vectors, replace_all=False)
+    vector_stores.maintain()
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE retrieval_photovector")
-        # The walk may read 50 entries only, all of the big library's near the centre.
-        # A plan that walks the graph, as a big library's does (a sort of the small one's
-        # 30 rows is what the planner would rather do here), and a walk of 50 entries only.
         cursor.execute("SET enable_sort = off")
-        cursor.execute("SET hnsw.max_scan_tuples = 50")
-        cursor.execute(
-            "EXPLAIN SELECT image_id FROM retrieval_photovector WHERE library_id = %s "
-            "ORDER BY vector <-> %s::halfvec LIMIT 20",
-            [small.pk, "[" + ",".join(f"{v:.6f}" for v in centre) + "]"],
-        )
-        assert "hnsw" in " ".join(row[0] for row in cursor.fetchall())
+        cursor.execute("SET ivfflat.max_probes = 1")  # the list nearest the centre only
+        assert "photovector_ivfflat" in _plan(cursor, small, centre)
     try:
         with caplog.at_level("WARNING", logger="retrieval.vector_stores.pgvector_store"):
             found = vector_stores.active_store().nearest([small], centre, 20)
     finally:
         with connection.cursor() as cursor:
-            cursor.execute("RESET hnsw.max_scan_tuples")
+            cursor.execute("RESET ivfflat.max_probes")
             cursor.execute("RESET enable_sort")
     assert found.ids.tolist() == _exact(small_ids, small_vectors, centre, 20).tolist()
-    assert "exact scan" in caplog.text  # the HNSW walk did give up
+    assert "exact scan" in caplog.text  # the index scan did give up
