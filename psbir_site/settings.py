@@ -261,7 +261,7 @@ PSBIR_VECTOR_ENGINE = os.environ.get("PSBIR_VECTOR_ENGINE", "auto")
 # IVFFlat lists are built (and rebuilt each time the table doubles): retrieval/vector_stores/
 # pgvector_ann.py. The build's maintenance_work_mem (k-means keeps 50 rows a list in memory).
 PSBIR_PGVECTOR_ANN_MIN_ROWS = int(os.environ.get("PSBIR_PGVECTOR_ANN_MIN_ROWS", "20000"))
-PSBIR_PGVECTOR_BUILD_MEMORY = os.environ.get("PSBIR_PGVECTOR_BUILD_MEMORY", "1GB")
+PSBIR_PGVECTOR_BUILD_MEMORY = os.environ.get("PSBIR_PGVECTOR_BUILD_MEMORY", "2GB")
 # Personalized heads (one file per user and version); see personalization/head_files.py.
 PSBIR_PERSONAL_HEAD_DIR = Path(
     os.environ.get("PSBIR_PERSONAL_HEAD_DIR", DATA_DIR / "models" / "personal")
