@@ -69,27 +69,35 @@ def probes_for(lists: int) -> int:
 
 def current_lists(cursor) -> int | None:
     """The lists of the valid IVFFlat index over the table, or None (no index: exact scans)."""
+    built = built_index(cursor)
+    return built[0] if built else None
+
+
+def built_index(cursor) -> tuple[int, int] | None:
+    """(lists, rows the table had when they were built) of the valid index, or None. The row
+    count is the index's comment, written at the build."""
     cursor.execute(
-        "SELECT c.reloptions FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid "
-        "WHERE c.relname = %s AND i.indisvalid",
+        "SELECT c.reloptions, obj_description(c.oid, 'pg_class') FROM pg_class c "
+        "JOIN pg_index i ON i.indexrelid = c.oid WHERE c.relname = %s AND i.indisvalid",
         [INDEX],
     )
     row = cursor.fetchone()
     if row is None:
         return None
-    for option in row[0] or []:
-        name, _, value = option.partition("=")
-        if name == "lists":
-            return int(value)
-    return 100  # pgvector's default
+    options = dict(option.partition("=")[::2] for option in row[0] or [])
+    lists = int(options.get("lists", 100))  # 100: pgvector's default
+    comment = row[1] or ""
+    built_rows = int(comment[5:]) if comment.startswith("rows=") else 0
+    return lists, built_rows
 
 
-def needs_build(rows: int, lists: int | None) -> bool:
-    """Whether the table of ``rows`` wants a (new) index: it reached the threshold without
-    one, or has doubled since the index's lists were chosen."""
+def needs_build(rows: int, built: tuple[int, int] | None) -> bool:
+    """Whether the table of ``rows`` wants (new) lists: it reached the threshold without
+    any, or has doubled since they were built (k-means of the rows then: a library whose
+    photos changed kind would crowd a few lists)."""
     if rows < settings.PSBIR_PGVECTOR_ANN_MIN_ROWS:
         return False
-    return lists is None or lists_for(rows) >= 2 * lists
+    return built is None or rows >= 2 * built[1]
 
 
 def estimated_rows(cursor) -> int:
@@ -114,8 +122,9 @@ def maintain() -> Maintenance:
         try:
             cursor.execute(f"SELECT count(*) FROM {TABLE}")
             rows = int(cursor.fetchone()[0])
-            lists = current_lists(cursor)
-            if not needs_build(rows, lists):
+            built = built_index(cursor)
+            lists = built[0] if built else None
+            if not needs_build(rows, built):
                 return Maintenance(rows=rows, lists_before=lists, lists_after=lists, built=False)
             wanted = lists_for(rows)
             started = time.perf_counter()
@@ -149,6 +158,7 @@ def maintain() -> Maintenance:
             with transaction.atomic():
                 cursor.execute(f"DROP INDEX IF EXISTS {INDEX}")
                 cursor.execute(f"ALTER INDEX {_NEXT} RENAME TO {INDEX}")
+                cursor.execute(f"COMMENT ON INDEX {INDEX} IS 'rows={rows}'")
             seconds = time.perf_counter() - started
             logger.info(
                 "pgvector: IVFFlat index over %d rows built with %d lists (was %s) in %.1f s",

@@ -122,7 +122,7 @@ class PgvectorStore:
                 # of rows: well under a second at any size.
                 cursor.execute(f"ANALYZE {TABLE}")
             if pgvector_ann.needs_build(
-                pgvector_ann.estimated_rows(cursor), pgvector_ann.current_lists(cursor)
+                pgvector_ann.estimated_rows(cursor), pgvector_ann.built_index(cursor)
             ):
                 # The table reached the size for IVF lists, or doubled since they were
                 # made: build them once these rows are committed (a task; CONCURRENTLY).
