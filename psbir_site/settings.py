@@ -257,10 +257,11 @@ PSBIR_FEATURE_DIR = Path(os.environ.get("PSBIR_FEATURE_DIR", DATA_DIR / "feature
 # Where libraries' vectors are served from (retrieval/vector_stores): "auto" (pgvector on
 # PostgreSQL with the vector extension, FAISS files otherwise), "faiss" or "pgvector".
 PSBIR_VECTOR_ENGINE = os.environ.get("PSBIR_VECTOR_ENGINE", "auto")
-# pgvector: below this many rows in the table a search scans exactly (a few ms); from it on,
-# IVFFlat lists are built (and rebuilt each time the table doubles): retrieval/vector_stores/
-# pgvector_ann.py. The build's maintenance_work_mem (k-means keeps 50 rows a list in memory).
-PSBIR_PGVECTOR_ANN_MIN_ROWS = int(os.environ.get("PSBIR_PGVECTOR_ANN_MIN_ROWS", "20000"))
+# pgvector: below this many rows in the table a search scans exactly (24 ms at 50,000 rows;
+# FAISS too is exact below 50,000 vectors; the IVF lists of 20,000 rows missed half of some
+# queries' top 20); from it on, IVFFlat lists are built (and rebuilt each time the table
+# doubles): retrieval/vector_stores/pgvector_ann.py. The build's maintenance_work_mem.
+PSBIR_PGVECTOR_ANN_MIN_ROWS = int(os.environ.get("PSBIR_PGVECTOR_ANN_MIN_ROWS", "50000"))
 PSBIR_PGVECTOR_BUILD_MEMORY = os.environ.get("PSBIR_PGVECTOR_BUILD_MEMORY", "2GB")
 # Personalized heads (one file per user and version); see personalization/head_files.py.
 PSBIR_PERSONAL_HEAD_DIR = Path(

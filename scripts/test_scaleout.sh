@@ -8,6 +8,7 @@ eval "$(bash scripts/scaleout_services.sh)"
 echo "==> pytest on PostgreSQL + Redis ($DATABASE_URL, $REDIS_URL)"
 .venv/bin/pytest -m "not browser" "$@"
 # Vectors in pgvector at a library size (issue 23): recall against exact search must hold.
-echo "==> scale_benchmark smoke: 20,000 photos in pgvector"
-.venv/bin/python manage.py scale_benchmark --photos 20000 --engine pgvector --queries 10 \
+# 60,000 photos: past PSBIR_PGVECTOR_ANN_MIN_ROWS (50,000), so the IVF lists are searched.
+echo "==> scale_benchmark smoke: 60,000 photos in pgvector"
+.venv/bin/python manage.py scale_benchmark --photos 60000 --engine pgvector --queries 20 \
   --min-recall 0.95 --json "${PSBIR_SCALE_SMOKE_JSON:-/tmp/psbir-scale-smoke.json}"
