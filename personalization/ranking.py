@@ -13,7 +13,8 @@ all: c = 0):
   ``(1 - s) d_general + s_head d_personal + s_marks d_marks``, where d_marks is the distance to
   the nearest photo the user marked *on a query close to this one* (marks on other subjects
   do not pull this search) and d_personal eq. 16 of the active head on the general scale
-  (calibrated), for the nearest ``PSBIR_PERSONAL_RESCORE_DEPTH`` candidates.
+  (calibrated), for the nearest ``PSBIR_PERSONAL_RESCORE_DEPTH`` candidates (a projection
+  head: ``PSBIR_PERSONAL_RESCORE_DEPTH_POOLED``, every candidate).
 
 Every result keeps its terms (``RankedImage.terms``) so "why this result" can show them
 adding up to the score it was ranked by, and which mark moved it.
@@ -132,8 +133,9 @@ def rank_for_user(
     personal = None
     if head_row is not None:
         # Only the nearest candidates are re-scored (docs/personalization.md), nearest by
-        # the score without the head.
-        depth = max(int(top_k), settings.PSBIR_PERSONAL_RESCORE_DEPTH)
+        # the score without the head: all of them for a projection head (pooled features,
+        # its fc only), fewer for a head that reads trunk maps.
+        depth = max(int(top_k), _rescore_depth(head_row))
         before = scoring.Shares.of(w, closeness, head=False, marks=memory is not None)
         keep = scoring.top_k_order(scoring.personalized_score(general, before, marks=memory), depth)
         candidate_ids, general = candidate_ids[keep], general[keep]
@@ -236,6 +238,16 @@ def _calibration(head_row: Any) -> scoring.Calibration | None:
     return scoring.Calibration.from_dict((head_row.details or {}).get("calibration"))
 
 
+def _head_scope(head_row: Any) -> str | None:
+    return ((head_row.details or {}).get("config") or {}).get("scope")
+
+
+def _rescore_depth(head_row: Any) -> int:
+    if _head_scope(head_row) == "projection":
+        return settings.PSBIR_PERSONAL_RESCORE_DEPTH_POOLED
+    return settings.PSBIR_PERSONAL_RESCORE_DEPTH
+
+
 def _personal_distances(
     user: Any, head_row: Any, query_features: np.ndarray, candidate_ids: np.ndarray
 ) -> np.ndarray | None:
@@ -251,8 +263,7 @@ def _personal_distances(
     except (FileNotFoundError, ValueError):
         logger.exception("head v%s of user %s cannot be loaded", head_row.version, user.pk)
         return None
-    scope = ((head_row.details or {}).get("config") or {}).get("scope")
-    if scope == "projection" and hasattr(head, "project"):
+    if _head_scope(head_row) == "projection" and hasattr(head, "project"):
         pooled, found = cached_pooled_features(
             tenant_id=user.tenant_id, model_version=head_row.model_version, image_ids=candidate_ids
         )

@@ -304,10 +304,15 @@ PSBIR_PERSONAL_ROUNDS = int(os.environ.get("PSBIR_PERSONAL_ROUNDS", "20"))  # th
 PSBIR_PERSONAL_BATCH_SIZE = int(os.environ.get("PSBIR_PERSONAL_BATCH_SIZE", "64"))
 # Most recent marked sketches a training run uses (bounds its memory and time).
 PSBIR_PERSONAL_MAX_SKETCHES = int(os.environ.get("PSBIR_PERSONAL_MAX_SKETCHES", "50"))
-# General candidates re-scored by the personal head (at least top K). 50: an
-# EfficientNet-Lite2 head costs ~3 ms a map on this 2-core CPU, so 50 keeps a personal
-# search within 300 ms (scripts/search_benchmark.py, docs/benchmarks.md).
+# General candidates re-scored by the personal head (at least top K). A head that needs the
+# trunk maps (conv6; or photos indexed before pooled features were kept) costs ~3 ms a map on
+# this 2-core CPU: 50 keeps a personal search within 300 ms (scripts/search_benchmark.py,
+# docs/benchmarks.md). A projection head re-scores from the pooled features (its fc only):
+# every general candidate (200, what the feedback protocol measures).
 PSBIR_PERSONAL_RESCORE_DEPTH = int(os.environ.get("PSBIR_PERSONAL_RESCORE_DEPTH", "50"))
+PSBIR_PERSONAL_RESCORE_DEPTH_POOLED = int(
+    os.environ.get("PSBIR_PERSONAL_RESCORE_DEPTH_POOLED", "200")
+)
 # The memory term (a mark changes the next search at once, personalization/ranking.py):
 # on or off (the paper's eq. 18 alone); how many of the newest marks it reads.
 PSBIR_PERSONAL_MEMORY = _env_bool("PSBIR_PERSONAL_MEMORY", True)

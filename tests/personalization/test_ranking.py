@@ -154,3 +154,29 @@ def test_only_the_nearest_general_candidates_are_rescored(setup, settings):
     assert {r.image_id for r in result.images} <= set(ids[:3].tolist())
     result = rank(user, query, ids, general, top_k=5, w=1.0)  # depth is at least top K
     assert len(result.images) == 5
+
+
+def test_a_projection_head_rescores_every_candidate_a_map_head_the_nearest(
+    setup, settings, monkeypatch
+):
+    """A projection head re-scores from the pooled features (its fc only), so it sees every
+    general candidate; a head that reads trunk maps only the nearest few (their cost)."""
+    from personalization import ranking
+
+    user, _, _, ids, general, query = setup
+    row = factories.make_head(user, head=new_head("vgg16_hed", 3))
+    settings.PSBIR_PERSONAL_RESCORE_DEPTH = 2
+    settings.PSBIR_PERSONAL_RESCORE_DEPTH_POOLED = 5
+    scored = []
+    real = ranking._personal_distances
+
+    def counting(user, head_row, query_features, candidate_ids):
+        scored.append(len(candidate_ids))
+        return real(user, head_row, query_features, candidate_ids)
+
+    monkeypatch.setattr(ranking, "_personal_distances", counting)
+    rank(user, query, ids, general, top_k=2, w=1.0)
+    row.details = {"config": {"scope": "projection"}}
+    row.save(update_fields=["details"])
+    rank(user, query, ids, general, top_k=2, w=1.0)
+    assert scored == [2, 5]
