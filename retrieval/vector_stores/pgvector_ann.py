@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -113,8 +114,6 @@ def maintain() -> Maintenance:
     swap them; searches go on meanwhile (on the old index, or exactly). Outside a
     transaction the build is ``CONCURRENTLY`` (writes go on too); inside one (tests) it is a
     plain build. Another maintainer already at work: nothing is done."""
-    import time
-
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s)", [_LOCK_ID])
         if not cursor.fetchone()[0]:

@@ -227,24 +227,35 @@ def test_pgvector_ivf_lists_are_built_at_the_threshold_and_again_when_the_table_
         assert cursor.fetchone()[0] == 1  # the old lists went, no half-built index is left
 
 
+def _big_and_small_on_lists(
+    tenant: Any, seed: int, settings: Any, monkeypatch: Any
+) -> tuple[ImageLibrary, np.ndarray, np.ndarray, np.ndarray]:
+    """A big library of 3,000 photos round ``centre`` and a small one of 30 anywhere, under
+    IVF lists a search visits one of first (``MIN_PROBES`` 1): (small, its ids, its vectors,
+    centre)."""
+    from retrieval.vector_stores import pgvector_ann
+
+    settings.PSBIR_PGVECTOR_ANN_MIN_ROWS = 1000
+    monkeypatch.setattr(pgvector_ann, "MIN_PROBES", 1)  # 1 list of 12 is visited first
+    rng = np.random.default_rng(seed)
+    big = library_create(tenant=tenant, name="Big")
+    small = library_create(tenant=tenant, name="Small")
+    centre = _unit(rng, 1)[0]
+    _write(big, _photos(big, 3000), _unit(rng, 3000, centre), replace_all=False)
+    small_ids = _photos(small, 30)
+    small_vectors = _unit(rng, 30)
+    _write(small, small_ids, small_vectors, replace_all=False)
+    assert vector_stores.maintain().startswith("pgvector: IVFFlat over 3030 rows rebuilt")
+    return small, small_ids, small_vectors, centre
+
+
 @needs_pgvector
 def test_pgvector_ivf_filtered_by_a_small_library_still_answers_k(
     tenant_a: Any, db: None, settings: Any, monkeypatch: Any
 ):
     """The IVF lists are shared by every library; the iterative scan keeps visiting lists
     until K rows of the asked library are found, however far from the query they lie."""
-    from retrieval.vector_stores import pgvector_ann
-
-    settings.PSBIR_PGVECTOR_ANN_MIN_ROWS = 1000
-    monkeypatch.setattr(pgvector_ann, "MIN_PROBES", 1)  # 1 list of 12 is visited first
-    rng = np.random.default_rng(3)
-    big = library_create(tenant=tenant_a, name="Big")
-    small = library_create(tenant=tenant_a, name="Small")
-    centre = _unit(rng, 1)[0]
-    _write(big, _photos(big, 3000), _unit(rng, 3000, centre), replace_all=False)
-    small_ids = _photos(small, 30)
-    _write(small, small_ids, _unit(rng, 30), replace_all=False)
-    assert vector_stores.maintain().startswith("pgvector: IVFFlat over 3030 rows rebuilt")
+    small, small_ids, _, centre = _big_and_small_on_lists(tenant_a, 3, settings, monkeypatch)
     with connection.cursor() as cursor:
         # A plan through the lists, as a big library's is (here the planner would rather
         # sort the small library's 30 rows).
@@ -265,19 +276,9 @@ def test_pgvector_scan_that_gives_up_early_is_completed_exactly(
     """An iterative scan stops at ``ivfflat.max_probes`` lists (an HNSW one at
     ``hnsw.max_scan_tuples`` entries) and may then return fewer than K rows, even none:
     the store then scans the libraries exactly."""
-    from retrieval.vector_stores import pgvector_ann
-
-    settings.PSBIR_PGVECTOR_ANN_MIN_ROWS = 1000
-    monkeypatch.setattr(pgvector_ann, "MIN_PROBES", 1)
-    rng = np.random.default_rng(5)
-    big = library_create(tenant=tenant_a, name="Big")
-    small = library_create(tenant=tenant_a, name="Small")
-    centre = _unit(rng, 1)[0]
-    _write(big, _photos(big, 3000), _unit(rng, 3000, centre), replace_all=False)
-    small_ids = _photos(small, 30)
-    small_vectors = _unit(rng, 30)
-    _write(small, small_ids, small_vectors, replace_all=False)
-    vector_stores.maintain()
+    small, small_ids, small_vectors, centre = _big_and_small_on_lists(
+        tenant_a, 5, settings, monkeypatch
+    )
     with connection.cursor() as cursor:
         cursor.execute("SET enable_sort = off")
         cursor.execute("SET ivfflat.max_probes = 1")  # the list nearest the centre only
