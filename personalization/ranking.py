@@ -16,6 +16,12 @@ all: c = 0):
   (calibrated), for the nearest ``PSBIR_PERSONAL_RESCORE_DEPTH`` candidates (a projection
   head: ``PSBIR_PERSONAL_RESCORE_DEPTH_POOLED``, every candidate).
 
+A user can say a search is like an earlier one they taught (``like_query``: "drawing the
+same thing as this earlier search?", offered for the nearest taught query as
+``Ranking.suggested_taught_id``): the feedback of that query's subject then counts fully
+(:func:`~personalization.engine.closeness.confirmed_closeness`), where a new drawing of a
+subject new to the model is often not close enough to its earlier drawings to tell.
+
 Every result keeps its terms (``RankedImage.terms``) so "why this result" can show them
 adding up to the score it was ranked by, and which mark moved it.
 ``PSBIR_PERSONAL_MEMORY = 0`` and ``PSBIR_PERSONAL_CALIBRATED = 0`` give the paper's pure,
@@ -33,7 +39,11 @@ from django.conf import settings
 
 from personalization import closeness_rules, head_files, selectors
 from personalization.engine import scoring
-from personalization.engine.closeness import query_closeness
+from personalization.engine.closeness import (
+    confirmed_closeness,
+    query_closeness,
+    taught_subjects,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -71,9 +81,23 @@ class Ranking:
     nearest_taught_id: int | None = None
     shares: scoring.Shares | None = field(default=None)
     query_vector: np.ndarray | None = None  # the vector closeness was judged on
+    # The nearest taught query, offered as "drawing the same thing as this earlier search?"
+    # when saying yes would change the ranking; and the one the user said yes to.
+    suggested_taught_id: int | None = None
+    like_query_id: int | None = None
 
 
-def _general(ids: np.ndarray, general: np.ndarray, top_k: int, query: AskedQuery | None) -> Ranking:
+class NotTaught(ValueError):
+    """``like_query`` is not a query the user's live marks answered (with this model)."""
+
+
+def _general(
+    ids: np.ndarray,
+    general: np.ndarray,
+    top_k: int,
+    query: AskedQuery | None,
+    suggested_taught_id: int | None = None,
+) -> Ranking:
     images = [
         RankedImage(
             image_id=int(ids[i]),
@@ -88,6 +112,7 @@ def _general(ids: np.ndarray, general: np.ndarray, top_k: int, query: AskedQuery
         personal_weight=0.0,
         personal_head_version=None,
         query_vector=None if query is None else query.vector,
+        suggested_taught_id=suggested_taught_id,
     )
 
 
@@ -99,13 +124,15 @@ def rank_for_user(
     general_distances: np.ndarray,
     top_k: int,
     personal_weight: float | None = None,
+    like_query_id: int | None = None,
 ) -> Ranking:
     """Order the general candidates for ``user``.
 
     ``candidate_ids`` and ``general_distances`` are the general index's answer in ascending
     distance. ``personal_weight`` overrides the user's stored w for this search (None:
     stored w). ``query`` None (or w = 0, or nothing taught close to it) gives the general
-    order cut to ``top_k``, reported with w = 0.
+    order cut to ``top_k``, reported with w = 0. ``like_query_id``: the user said this
+    search is like that taught query (:class:`NotTaught` when it is not one).
     """
     candidate_ids = np.asarray(candidate_ids, dtype=np.int64).reshape(-1)
     general = np.asarray(general_distances, dtype=np.float64).reshape(-1)
@@ -118,9 +145,10 @@ def rank_for_user(
     )
     if query is None or w == 0 or not len(candidate_ids):
         return _general(candidate_ids, general, top_k, query)
-    taught = _close_taught(user, query)
+    every, suggested = _taught_closeness(user, query, like_query_id)
+    taught = [(t, c) for t, c in every if c > 0]
     if not taught:
-        return _general(candidate_ids, general, top_k, query)
+        return _general(candidate_ids, general, top_k, query, suggested)
     closeness = max(c for _, c in taught)
     nearest_id = max(taught, key=lambda tc: tc[1])[0].query_id
     memory, mark_of = _marks(user, taught, candidate_ids)
@@ -143,7 +171,7 @@ def rank_for_user(
             memory, mark_of = memory[keep], [mark_of[i] for i in keep.tolist()]
         personal = _personal_distances(user, head_row, query.features, candidate_ids)
     if personal is None and memory is None:
-        return _general(candidate_ids, general, top_k, query)
+        return _general(candidate_ids, general, top_k, query, suggested)
     on_scale = None if personal is None else scoring.calibrated(personal, _calibration(head_row))
     shares = scoring.Shares.of(w, closeness, head=personal is not None, marks=memory is not None)
     score = scoring.personalized_score(general, shares, head=on_scale, marks=memory)
@@ -175,31 +203,46 @@ def rank_for_user(
         nearest_taught_id=nearest_id,
         shares=shares,
         query_vector=query.vector,
+        suggested_taught_id=suggested,
+        like_query_id=like_query_id,
     )
 
 
-def _close_taught(user: Any, query: AskedQuery) -> list[tuple[selectors.TaughtQuery, float]]:
-    """The queries the user's live marks answered that this query is close to, with their
-    closeness (> 0); [] when there is none or no rule is measured for this model."""
+def _taught_closeness(
+    user: Any, query: AskedQuery, like_query_id: int | None
+) -> tuple[list[tuple[selectors.TaughtQuery, float]], int | None]:
+    """Every query the user's live marks answered, with this query's closeness to it (the
+    measured rule, or 1 for the subject of ``like_query_id``), and the taught query to offer
+    as "like this earlier search?" (the nearest, when saying yes would change the closeness;
+    None once the user said yes). ([], None) when nothing is taught or no rule is measured
+    for this model."""
     rule = closeness_rules.rule_for(query.model_version)
     if rule is None:
-        return []
+        if like_query_id is not None:
+            raise NotTaught("no closeness rule is measured for this model")
+        return [], None
     taught = selectors.taught_queries(
         user=user,
         model_version=query.model_version,
         limit=settings.PSBIR_PERSONAL_MEMORY_MARKS,
     )
     taught = [t for t in taught if t.vector.shape == np.shape(query.vector)]
+    ids = [t.query_id for t in taught]
+    if like_query_id is not None and like_query_id not in ids:
+        raise NotTaught(f"query {like_query_id} has no live marks for this model")
     if not taught:
-        return []
-    closeness = query_closeness(
-        rule,
-        query.vector,
-        query.kind,
-        np.stack([t.vector for t in taught]),
-        [t.kind for t in taught],
-    )
-    return [(t, float(c)) for t, c in zip(taught, closeness, strict=True) if c > 0]
+        return [], None
+    vectors = np.stack([t.vector for t in taught])
+    closeness = query_closeness(rule, query.vector, query.kind, vectors, [t.kind for t in taught])
+    subjects = taught_subjects([t.image_ids for t in taught])
+    if like_query_id is not None:
+        closeness = confirmed_closeness(closeness, subjects, ids.index(like_query_id))
+        suggested = None
+    else:
+        nearest = int(np.linalg.norm(vectors - np.asarray(query.vector), axis=1).argmin())
+        own_subject = subjects == subjects[nearest]
+        suggested = ids[nearest] if (closeness[own_subject] < 1.0).any() else None
+    return [(t, float(c)) for t, c in zip(taught, closeness, strict=True)], suggested
 
 
 def _marks(

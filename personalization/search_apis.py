@@ -47,7 +47,9 @@ class SearchApi(APIView):
         responses={
             201: SearchResponseSerializer,
             400: OpenApiResponse(description="Bad sketch, K or w."),
-            404: OpenApiResponse(description="`image` or `session` is not one of yours."),
+            404: OpenApiResponse(
+                description="`image`, `session` or `like_query` is not one of yours."
+            ),
             409: OpenApiResponse(
                 description="No chosen library can be searched now, or the `image` photo "
                 "is not in the current model's index."
@@ -61,7 +63,9 @@ class SearchApi(APIView):
         "session's automatic title says when it started, what its first search was probably "
         "of and how many searches it holds. `warnings` says when a chosen library was not "
         "searched, and when even the closest photo is far from the drawing (a threshold "
-        "measured per model on training sketches).",
+        "measured per model on training sketches). `suggested_taught` is the nearest earlier "
+        "query you gave feedback on, when saying this search is like it (`like_query`) would "
+        "change the ranking.",
     )
     def post(self, request: Request) -> Response:
         from retrieval.engine.errors import ModelNotReadyError, WeightsMissingError
@@ -90,6 +94,9 @@ class SearchApi(APIView):
         source_image = None
         if values.get("image") is not None:
             source_image = selectors.image_get(tenant=tenant, pk=values["image"])
+        like_query = None
+        if values.get("like_query") is not None:
+            like_query = selectors.query_get(user=request.user, pk=values["like_query"])
         sketch = values.get("sketch")
         try:
             outcome = search.search_run(
@@ -101,6 +108,7 @@ class SearchApi(APIView):
                 top_k=values["top_k"],
                 personal_weight=values["personal_weight"],
                 session=session,
+                like_query=like_query,
             )
         except SearchUnavailable as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)

@@ -54,6 +54,15 @@ class SearchRequestSerializer(serializers.Serializer):
     session = serializers.IntegerField(
         required=False, allow_null=True, help_text="Add the query to this session of yours."
     )
+    like_query = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=MAX_ID,
+        help_text="One of your earlier queries you gave feedback on that this search is like "
+        "(a response's `suggested_taught`): the feedback of its subject then counts fully. "
+        "Not one of yours: 404; without live marks: 400.",
+    )
     new_session = serializers.BooleanField(
         required=False,
         default=False,

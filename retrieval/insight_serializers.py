@@ -111,6 +111,12 @@ class ResultWhySerializer(serializers.Serializer):
         help_text="How close the query was to the nearest query your feedback answered "
         "(0: none, so nothing personal was mixed in; 1: as close as your own repeats).",
     )
+    like_query = serializers.IntegerField(
+        source="query.like_query_id",
+        allow_null=True,
+        help_text="The earlier query you said this search is like (closeness 1 to its "
+        "subject's feedback); null: closeness was measured.",
+    )
     terms = serializers.SerializerMethodField(
         help_text="The distances the score adds up from, each with its share; the products "
         "add up to ``distance``. Null for results stored before the terms were kept."

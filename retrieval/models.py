@@ -240,6 +240,15 @@ class SketchQuery(TenantOwnedModel):
     nearest_taught = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # The nearest query the user taught, offered as "drawing the same thing as this earlier
+    # search?" when saying yes would change the ranking; and the earlier query the user said
+    # this one is like (its subject's feedback then counts fully).
+    suggested_taught = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    like_query = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["-id"]

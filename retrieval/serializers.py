@@ -237,6 +237,8 @@ class ResultSerializer(serializers.ModelSerializer):
 
 class QuerySummarySerializer(serializers.ModelSerializer):
     sketch_url = serializers.SerializerMethodField()
+    suggested_taught_sketch_url = serializers.SerializerMethodField()
+    like_query_sketch_url = serializers.SerializerMethodField()
     libraries = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     source_image = serializers.PrimaryKeyRelatedField(
         read_only=True,
@@ -257,6 +259,10 @@ class QuerySummarySerializer(serializers.ModelSerializer):
             "personal_head_version",
             "closeness",
             "nearest_taught",
+            "suggested_taught",
+            "suggested_taught_sketch_url",
+            "like_query",
+            "like_query_sketch_url",
             "libraries",
             "source_image",
             "sketch_url",
@@ -269,10 +275,29 @@ class QuerySummarySerializer(serializers.ModelSerializer):
                 "yours read; 1: as close as a repeat)."
             },
             "nearest_taught": {"help_text": "That query (null: none was close)."},
+            "suggested_taught": {
+                "help_text": "The nearest of your queries you gave feedback on, offered as "
+                "'drawing the same thing as this earlier search?' when saying yes (searching "
+                "again with `like_query`) would change the ranking; null otherwise."
+            },
+            "like_query": {
+                "help_text": "The earlier query you said this one is like (null: none); its "
+                "subject's feedback counted fully."
+            },
         }
 
     def get_sketch_url(self, obj: SketchQuery) -> str:
         return reverse("retrieval:query-sketch", kwargs={"pk": obj.pk})
+
+    def get_suggested_taught_sketch_url(self, obj: SketchQuery) -> str | None:
+        if obj.suggested_taught_id is None:
+            return None
+        return reverse("retrieval:query-sketch", kwargs={"pk": obj.suggested_taught_id})
+
+    def get_like_query_sketch_url(self, obj: SketchQuery) -> str | None:
+        if obj.like_query_id is None:
+            return None
+        return reverse("retrieval:query-sketch", kwargs={"pk": obj.like_query_id})
 
 
 class QueryDetailSerializer(QuerySummarySerializer):

@@ -115,6 +115,38 @@ def save_rule(rule: ClosenessRule, path: Path = CALIBRATION_PATH) -> None:
     write_entry(path, rule.to_dict())
 
 
+def taught_subjects(marked_photos: list[tuple[int, ...]]) -> np.ndarray:
+    """(F,) a subject number for each of F taught queries, from the photos marked on each:
+    queries that share a marked photo, directly or through other taught queries, are one
+    subject (two car drawings whose marks overlap), numbered by their first query."""
+    parent = list(range(len(marked_photos)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first_with: dict[int, int] = {}
+    for i, photos in enumerate(marked_photos):
+        for photo in photos:
+            j = first_with.setdefault(int(photo), i)
+            a, b = root(i), root(j)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    return np.array([root(i) for i in range(len(marked_photos))], np.int64)
+
+
+def confirmed_closeness(closeness: np.ndarray, subjects: np.ndarray, confirmed: int) -> np.ndarray:
+    """(F,) closeness once the user said a search is like taught query ``confirmed``: 1 to
+    every taught query of its subject (:func:`taught_subjects`), the measured closeness to
+    the others. The user's word stands in for the distance where drawings of one subject
+    are not close enough to tell (docs/personalization.md: new subjects)."""
+    out = np.asarray(closeness, np.float64).copy()
+    out[np.asarray(subjects) == subjects[int(confirmed)]] = 1.0
+    return out
+
+
 def query_closeness(
     rule: ClosenessRule,
     query_vector: np.ndarray,

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from django.core.exceptions import ValidationError
 
 from personalization import selectors
 from personalization.models import Feedback
@@ -111,6 +112,17 @@ def _query_embedding(engine: Any, query: SketchQuery) -> QueryEmbedding:
     return queries.sketch_query_embedding(engine, strokes=query.strokes, sketch_bytes=sketch_bytes)
 
 
+def _personal_now(common: dict, query: SketchQuery) -> Any:
+    """Today's personalized list at the user's w, as the user asked it: like the earlier
+    search they said it was like, while that search still has live marks."""
+    if query.like_query_id is not None:
+        try:
+            return rank_candidates(**common, personal_weight=None, like_query=query.like_query)
+        except ValidationError:
+            pass  # its marks were forgotten since: the measured closeness alone
+    return rank_candidates(**common, personal_weight=None)
+
+
 def query_compare(*, user: Any, query: SketchQuery) -> Comparison:
     """Re-run ``query`` (one of ``user``'s, already fetched through their tenant) now.
 
@@ -163,7 +175,7 @@ def query_compare(*, user: Any, query: SketchQuery) -> Comparison:
     }
     # The general column is exactly a live search at w = 0.
     general = rank_candidates(**common, personal_weight=0.0)
-    personal = rank_candidates(**common, personal_weight=None)
+    personal = _personal_now(common, query)
     now_general = _listed(general.images, marked_set)
     now_personal = _listed(personal.images, marked_set)
     memory_marks = int(getattr(personal, "memory_marks", 0) or 0)

@@ -28,7 +28,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 
-from personalization.ranking import AskedQuery, Ranking, rank_for_user
+from personalization.ranking import AskedQuery, NotTaught, Ranking, rank_for_user
 from retrieval import selectors
 from retrieval.models import (
     ImageLibrary,
@@ -110,25 +110,38 @@ def rank_candidates(
     model_version: str,
     top_k: int,
     personal_weight: float | None,
+    like_query: SketchQuery | None = None,
 ) -> Ranking:
     """``candidates`` ranked for ``user`` (the one path of searches, "more like this" and
     "compare now"; ``personal_weight`` 0 is the general model's own order, nothing of the
     user's mixed in). How close the query is to what the user taught is judged on the
-    vector the index was asked (``Ranking.query_vector``, stored with the query)."""
+    vector the index was asked (``Ranking.query_vector``, stored with the query);
+    ``like_query`` (one of the user's, already checked): the user said this search is like
+    it, so its subject's feedback counts fully (``ValidationError`` when it has no live
+    marks)."""
     asked = AskedQuery(
         vector=candidates.vector,
         kind=embedding.kind,
         features=embedding.features,
         model_version=model_version,
     )
-    return rank_for_user(
-        user=user,
-        query=asked,
-        candidate_ids=candidates.ids,
-        general_distances=candidates.distances,
-        top_k=top_k,
-        personal_weight=personal_weight,
-    )
+    try:
+        return rank_for_user(
+            user=user,
+            query=asked,
+            candidate_ids=candidates.ids,
+            general_distances=candidates.distances,
+            top_k=top_k,
+            personal_weight=personal_weight,
+            like_query_id=None if like_query is None else like_query.pk,
+        )
+    except NotTaught as exc:
+        raise ValidationError(
+            {
+                "like_query": "That earlier search has no marks left to use (they were "
+                "forgotten or withdrawn, or it was made with another model)."
+            }
+        ) from exc
 
 
 def search_run(
@@ -141,12 +154,14 @@ def search_run(
     top_k: int,
     personal_weight: float | None = None,
     session: SearchSession | None = None,
+    like_query: SketchQuery | None = None,
 ) -> SearchOutcome:
     """Search ``libraries`` (the caller's, already tenant-checked) with a sketch; store it all.
 
     Exactly one of ``source_image`` (a library photo of the caller's tenant: "more like
     this"), ``strokes`` (the canvas payload) and ``sketch_bytes`` (an uploaded image) is used,
-    in that order. ``personal_weight`` None means the user's default.
+    in that order. ``personal_weight`` None means the user's default. ``like_query``: one
+    of the user's earlier queries they say this one is like (:func:`rank_candidates`).
     Raises ``ValidationError`` (bad input) or :class:`SearchUnavailable` (nothing to search).
     """
     from retrieval.engine_runtime import get_engine
@@ -154,6 +169,8 @@ def search_run(
     top_k, personal_weight = validate_search_settings(top_k=top_k, personal_weight=personal_weight)
     if source_image is not None and source_image.tenant_id != user.tenant_id:
         raise ValueError("the source image belongs to another organisation")
+    if like_query is not None and like_query.user_id != user.pk:
+        raise ValueError("like_query is another user's query")
     if source_image is None and strokes is None and not sketch_bytes:
         raise ValidationError({"strokes": "Draw a sketch or upload a sketch image."})
     if not libraries:
@@ -189,6 +206,7 @@ def search_run(
         model_version=engine.model_version,
         top_k=top_k,
         personal_weight=personal_weight,
+        like_query=like_query,
     )
     # Measured for drawings only: a photo is much nearer its library than a sketch is.
     if source_image is None:
@@ -216,6 +234,8 @@ def search_run(
             personal_head_version=ranking.personal_head_version,
             closeness=ranking.closeness,
             nearest_taught_id=ranking.nearest_taught_id,
+            suggested_taught_id=ranking.suggested_taught_id,
+            like_query_id=ranking.like_query_id,
         )
         extension = "jpg" if source_image is not None else "png"
         query.sketch_image.save(

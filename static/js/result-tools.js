@@ -115,7 +115,9 @@
     caption.className = "small muted";
     caption.textContent = why.terms && why.terms.length > 1
       ? "Score = the sum of these terms (closeness to your earlier feedback " +
-        Number(why.closeness).toFixed(2) + ", w " + Number(why.personal_weight).toFixed(2) + ")"
+        Number(why.closeness).toFixed(2) +
+        (why.like_query ? ": you said this search is like an earlier one" : "") +
+        ", w " + Number(why.personal_weight).toFixed(2) + ")"
       : "Ranked by the general model's distance: no feedback of yours is close to this search.";
     table.appendChild(caption);
     var body = document.createElement("tbody");

@@ -250,7 +250,9 @@
     runSearch(requestBody());
   });
 
+  var lastRequest = null;
   function runSearch(request) {
+    lastRequest = request;
     button.disabled = true;
     button.textContent = "Searching…";
     summary.textContent = "Searching…";
@@ -319,6 +321,64 @@
   }
   window.PSBIR.searchLike = searchLike;
 
+  // --- "drawing the same thing as this earlier search?" -------------------------------------
+  // Your marks and personalized model count on a search as far as it is close to the
+  // searches they answered; a new drawing of a subject is not always close enough to tell.
+  // Offered the nearest earlier search you taught, one click says "the same subject" and
+  // searches again with it (like_query); another click goes back to the automatic choice.
+  var likeTaught = document.getElementById("like-taught");
+  function searchAgain(likeQueryId) {
+    if (!lastRequest) return;
+    var request = lastRequest;
+    if (request.json) {
+      var fields = Object.assign({}, request.json);
+      var extra = (window.PSBIR && window.PSBIR.searchOptions) || {};
+      if (typeof extra.personal_weight === "number") fields.personal_weight = extra.personal_weight;
+      if (sessionId) {
+        fields.session = sessionId;
+        delete fields.new_session;
+      }
+      if (likeQueryId) fields.like_query = likeQueryId;
+      else delete fields.like_query;
+      return runSearch({ json: fields });
+    }
+    var data = new FormData();
+    request.body.forEach(function (value, key) {
+      if (key !== "like_query" && key !== "new_session" && key !== "session") data.append(key, value);
+    });
+    if (sessionId) data.append("session", String(sessionId));
+    if (likeQueryId) data.append("like_query", String(likeQueryId));
+    return runSearch({ body: data });
+  }
+  function showLikeTaught(data) {
+    if (!likeTaught) return;
+    var earlier = data && (data.like_query || data.suggested_taught);
+    likeTaught.hidden = !earlier;
+    if (!earlier) return;
+    var img = document.getElementById("like-taught-img");
+    var text = document.getElementById("like-taught-text");
+    var action = document.getElementById("like-taught-button");
+    img.src = data.like_query ? data.like_query_sketch_url : data.suggested_taught_sketch_url;
+    img.alt = "Your earlier search #" + earlier;
+    if (data.like_query) {
+      text.textContent =
+        "You said this is the same subject as your earlier search (left): what you " +
+        "taught there orders these results.";
+      action.textContent = "Not the same: search without it";
+      action.onclick = function () {
+        searchAgain(null);
+      };
+    } else {
+      text.textContent =
+        "Drawing the same thing as this earlier search (left)? What you taught there " +
+        "is not used here yet: this drawing is not close enough to it to be sure.";
+      action.textContent = "Yes, the same: use what I taught there";
+      action.onclick = function () {
+        searchAgain(data.suggested_taught);
+      };
+    }
+  }
+
   // --- results ----------------------------------------------------------------------------
   function card(result) {
     var fig = document.createElement("figure");
@@ -365,6 +425,7 @@
     warningsBox.innerHTML = "";
     warningsBox.hidden = true;
     if (!data) {
+      showLikeTaught(null);
       summary.textContent = "Draw a sketch and press Search.";
       backToSketch.hidden = true;
       return;
@@ -379,6 +440,7 @@
     results.forEach(function (r) {
       grid.appendChild(card(r));
     });
+    showLikeTaught(data);
     var w = data.personal_head_version ? " · personalized (w = " + data.personal_weight + ")" : "";
     summary.textContent = results.length
       ? results.length + " result(s), closest first" + w + "."

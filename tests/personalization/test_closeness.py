@@ -16,12 +16,14 @@ from personalization.engine.closeness import (
     PAIR_KINDS,
     Band,
     ClosenessRule,
+    confirmed_closeness,
     load_rules,
     pair_kind,
     query_closeness,
     save_rule,
+    taught_subjects,
 )
-from personalization.ranking import rank_for_user
+from personalization.ranking import NotTaught, rank_for_user
 from personalization.services.feedback import feedback_forget
 from retrieval.engine.heads import new_head
 from tests.personalization import factories
@@ -115,6 +117,21 @@ def test_shares_add_up_and_are_general_at_w_zero_or_far_away():
         scoring.Shares.of(0.5, 1.5, head=True, marks=True)
 
 
+def test_taught_queries_that_share_a_marked_photo_are_one_subject():
+    # Queries 0 and 2 share photo 2, 2 and 4 share photo 4: one subject; 1 and 3 alone.
+    subjects = taught_subjects([(1, 2), (3,), (2, 4), (5,), (4, 6)])
+    assert subjects.tolist() == [0, 1, 0, 3, 0]
+    assert taught_subjects([]).tolist() == []
+
+
+def test_saying_yes_opens_the_whole_subject_and_leaves_the_others_measured():
+    subjects = np.array([0, 1, 0, 3, 0])
+    measured = np.array([0.2, 0.0, 0.5, 0.1, 0.0])
+    out = confirmed_closeness(measured, subjects, 2)
+    assert out.tolist() == [1.0, 0.0, 1.0, 0.1, 1.0]
+    assert measured.tolist() == [0.2, 0.0, 0.5, 0.1, 0.0]  # not changed in place
+
+
 # --- rank_for_user near and far -------------------------------------------------------------------
 
 
@@ -142,7 +159,7 @@ def taught(member_a):
     return member_a, library, images, ids, general, maps, query
 
 
-def ranked(user, vector, ids, general, w=0.75, features=None):
+def ranked(user, vector, ids, general, w=0.75, features=None, like=None):
     return rank_for_user(
         user=user,
         query=factories.asked(features, vector=vector),
@@ -150,6 +167,7 @@ def ranked(user, vector, ids, general, w=0.75, features=None):
         general_distances=general,
         top_k=len(ids),
         personal_weight=w,
+        like_query_id=like,
     )
 
 
@@ -244,3 +262,56 @@ def _first_mark_id(user) -> int:
     from personalization.models import Feedback
 
     return Feedback.objects.filter(user=user).order_by("id").values_list("id", flat=True).first()
+
+
+# --- "drawing the same thing as this earlier search?" -------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_far_search_is_offered_the_nearest_taught_query_and_yes_applies_its_marks(taught):
+    user, _, _, ids, general, _, query = taught
+    far = ranked(user, FAR, ids, general)
+    assert far.closeness == 0.0 and [r.image_id for r in far.images] == ids.tolist()
+    assert far.suggested_taught_id == query.pk and far.like_query_id is None
+    said_yes = ranked(user, FAR, ids, general, like=query.pk)
+    assert said_yes.closeness == 1.0 and said_yes.like_query_id == query.pk
+    assert said_yes.suggested_taught_id is None and said_yes.memory_marks == 1
+    assert said_yes.images[0].image_id == int(ids[-1])  # the photo marked on that query
+    assert said_yes.images[0].terms["mark"]["query_id"] == query.pk
+    # At w = 0 the answer changes nothing: exactly the general ranking.
+    general_only = ranked(user, FAR, ids, general, w=0.0, like=query.pk)
+    assert [r.image_id for r in general_only.images] == ids.tolist()
+
+
+@pytest.mark.django_db
+def test_yes_opens_every_query_of_that_subject_and_no_other(taught):
+    user, library, images, ids, general, _, query = taught
+    # A second drawing of the subject marked the same photo and the one before it; another
+    # subject marked photo 0.
+    same, results = factories.make_query(user, [library], None, images, vector=-A)
+    factories.mark(user, results[-1])
+    factories.mark(user, results[-2])
+    other = factories.teach(user, library, images, vector=-FAR)
+    out = ranked(user, FAR, ids, general, like=query.pk)
+    assert out.closeness == 1.0 and out.memory_marks == 2
+    assert {r.terms["mark"]["image_id"] for r in out.images} == {int(i) for i in ids[-2:]}
+    assert other.pk not in {r.terms["mark"]["query_id"] for r in out.images}
+    # Yes to the other subject opens only its own mark.
+    assert ranked(user, FAR, ids, general, like=other.pk).memory_marks == 1
+
+
+@pytest.mark.django_db
+def test_a_search_already_fully_close_is_offered_nothing(taught):
+    user, _, _, ids, general, _, _ = taught
+    assert ranked(user, A, ids, general).suggested_taught_id is None
+
+
+@pytest.mark.django_db
+def test_yes_to_a_query_without_live_marks_is_refused(taught):
+    user, library, images, ids, general, _, query = taught
+    unmarked, _ = factories.make_query(user, [library], None, images, vector=FAR)
+    with pytest.raises(NotTaught):
+        ranked(user, FAR, ids, general, like=unmarked.pk)
+    feedback_forget(user=user, query_id=query.pk)
+    with pytest.raises(NotTaught):
+        ranked(user, FAR, ids, general, like=query.pk)

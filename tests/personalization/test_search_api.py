@@ -227,7 +227,9 @@ def test_ranking_goes_through_the_personalization_seam(
 ):
     seen = {}
 
-    def fake_rank(*, user, query, candidate_ids, general_distances, top_k, personal_weight):
+    def fake_rank(
+        *, user, query, candidate_ids, general_distances, top_k, personal_weight, like_query_id
+    ):
         seen.update(
             user=user, features=query.features, ids=candidate_ids, top_k=top_k, w=personal_weight
         )
@@ -348,3 +350,44 @@ def test_how_a_query_is_asked_defaults_to_the_measured_choice_and_reaches_the_en
     settings.PSBIR_MIRROR_QUERIES = True
     assert engine_runtime.build_engine().mirror_queries is True
     assert len(seen) == 2
+
+
+def test_a_search_can_say_it_is_like_an_earlier_taught_one(
+    api_client_a, api_client_b, member_a, indexed_library, fake_engine, settings, tmp_path
+):
+    from personalization.engine.closeness import PAIR_KINDS, Band, ClosenessRule, save_rule
+
+    # Bands so narrow that only a repeat of a drawing is close: the square is far from the
+    # circle the user taught.
+    path = tmp_path / "closeness.json"
+    narrow = {kind: Band(near=1e-6, far=2e-6) for kind in PAIR_KINDS}
+    save_rule(ClosenessRule(bands=narrow, head=fake_engine.model_version), path)
+    settings.PSBIR_CLOSENESS_FILE = str(path)
+    first = _search(api_client_a, top_k=4, personal_weight=0.75).json()
+    assert first["suggested_taught"] is None and first["like_query"] is None  # nothing taught
+    api_client_a.post(
+        "/api/personalization/feedback/",
+        {"query_id": first["id"], "result_ids": [first["results"][-1]["id"]]},
+        format="json",
+    )
+    square = _search(api_client_a, strokes=square_strokes(), top_k=4, personal_weight=0.75).json()
+    assert square["closeness"] < 1.0
+    assert square["suggested_taught"] == first["id"]
+    assert square["suggested_taught_sketch_url"].endswith(f"/{first['id']}/sketch")
+    said_yes = _search(
+        api_client_a,
+        strokes=square_strokes(),
+        top_k=4,
+        personal_weight=0.75,
+        like_query=first["id"],
+    ).json()
+    assert said_yes["like_query"] == first["id"] and said_yes["closeness"] == 1.0
+    assert said_yes["suggested_taught"] is None
+    marked_image = first["results"][-1]["image_id"]
+    assert said_yes["results"][0]["image_id"] == marked_image
+    assert SketchQuery.objects.get(pk=said_yes["id"]).like_query_id == first["id"]
+    # A query without marks is a 400 naming the field; someone else's is a 404.
+    unmarked = square["id"]
+    refused = _search(api_client_a, strokes=square_strokes(), like_query=unmarked)
+    assert refused.status_code == 400 and "like_query" in refused.json()["errors"]
+    assert _search(api_client_b, like_query=first["id"]).status_code == 404

@@ -22,7 +22,10 @@ closeness rule, :class:`~personalization.engine.scoring.Shares` and
 product is), ``rocchio_topic`` and ``one_nn_topic`` (fed only the marks of the query's own
 subject: an oracle that knows the topic, which favours them), ``head`` (the head alone),
 ``product_oracle_gate`` (the product's scoring behind a gate that knows each query's topic,
-:func:`oracle_closeness`: an upper bound for any closeness rule, never served).
+:func:`oracle_closeness`: an upper bound for any closeness rule, never served),
+``product_confirmed`` (the product after the user answered search's question "like your
+earlier drawing?", :func:`confirmed_rows`: asked about the nearest taught drawing, the
+simulated user says yes only when it is of the subject they are drawing now).
 """
 
 from __future__ import annotations
@@ -32,7 +35,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from personalization.engine.closeness import ClosenessRule, pair_kind
+from personalization.engine.closeness import (
+    ClosenessRule,
+    confirmed_closeness,
+    pair_kind,
+    taught_subjects,
+)
 from personalization.engine.dataset import FeedbackItem, build_training_set
 from personalization.engine.scoring import Shares, personalized_score
 from personalization.lab.protocol.baselines import nn_rerank_distances, rocchio_queries
@@ -49,6 +57,7 @@ RANKINGS = (
     "rocchio_topic",
     "one_nn_topic",
     "product_oracle_gate",
+    "product_confirmed",
 )
 
 
@@ -139,6 +148,28 @@ def oracle_closeness(on_topic_counts: list[int], off_topic: int, taught: int) ->
         [np.full(n, k) for k, n in enumerate(on_topic_counts)] + [np.full(off_topic, -1)]
     )
     return (subject_of_query[:, None] == subject_of_taught[None, :]).astype(np.float64)
+
+
+def confirmed_rows(
+    closeness: np.ndarray,
+    d_taught: np.ndarray,
+    subject_of_query: np.ndarray,
+    subject_of_taught: np.ndarray,
+    subjects: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(Q, F) closeness after each query's user was asked about the nearest taught query
+    (``d_taught`` (Q, F)) and answered truthfully: yes when it is of their subject
+    (``subject_of_query``; -1 off topic, never yes), which opens every taught query of its
+    subject (:func:`~personalization.engine.closeness.confirmed_closeness`); and (Q,) who
+    said yes."""
+    out = np.asarray(closeness, np.float64).copy()
+    if not d_taught.shape[1]:
+        return out, np.zeros(len(out), bool)
+    suggested = d_taught.argmin(axis=1)
+    said_yes = subject_of_taught[suggested] == subject_of_query
+    for q in np.flatnonzero(said_yes):
+        out[q] = confirmed_closeness(out[q], subjects, int(suggested[q]))
+    return out, said_yes
 
 
 def product_scores(
@@ -258,6 +289,26 @@ def mixed_user_rounds(
             mark_query,
             config.product_weight,
         )
+        # Asked "like your earlier drawing?" about the nearest taught one, the user says
+        # yes when it is of the subject they are drawing (search's one-click question).
+        subject_of_query = np.concatenate(
+            [np.full(len(t), k) for k, t in enumerate(on)] + [np.full(len(user.off_topic), -1)]
+        )
+        confirmed, said_yes = confirmed_rows(
+            closeness,
+            euclidean_distances(g.general_queries[queries], g.general_queries[taught]),
+            subject_of_query,
+            np.arange(len(taught)) % len(user.subjects),
+            taught_subjects([tuple(p for p, t in marks if t == i) for i in range(len(taught))]),
+        )
+        scores["product_confirmed"] = product_scores(
+            d_test,
+            d_head,
+            confirmed,
+            euclidean_distances(g.general_photos[mark_pos], g.general_photos),
+            mark_query,
+            config.product_weight,
+        )
         removed = np.zeros(len(g.photo_ids), bool)
         removed[mark_pos] = True
         row = {"round": r, "marked": int(len(np.unique(mark_pos))), "taught_queries": len(taught)}
@@ -272,7 +323,13 @@ def mixed_user_rounds(
             asked = g.general_queries[queries[rows_k]]
             own = {
                 name: scores[name][rows_k]
-                for name in ("general", "head", "product", "product_oracle_gate")
+                for name in (
+                    "general",
+                    "head",
+                    "product",
+                    "product_oracle_gate",
+                    "product_confirmed",
+                )
             }
             every_unmarked = [p for v in shown_unmarked.values() for p in v]
             for suffix, marked_rows, unmarked_rows in (
@@ -287,12 +344,13 @@ def mixed_user_rounds(
                 own["one_nn" + suffix] = nn_rerank_distances(asked, g.general_photos, marked)
             ex = None if exclude is None else exclude[rows_k]
             for name, score in own.items():
-                c = config.candidates if name in ("head", "product", "product_oracle_gate") else 0
+                rescored = ("head", "product", "product_oracle_gate", "product_confirmed")
+                c = config.candidates if name in rescored else 0
                 ranking = rerank(d_test[rows_k], score, candidates=c, exclude=ex)
                 full[name].append(subject_aps(ranking, target, None))
                 residual[name].append(subject_aps(ranking, target, removed))
             kind = "sub-category" if subject.sub is not None else "category"
-            for name in ("product", "general"):
+            for name in ("product", "general", "product_confirmed"):
                 by_kind.setdefault(kind, {}).setdefault(name, []).append(residual[name][-1])
         row.update({name: nanmean(v) for name, v in full.items()})
         row["residual"] = {name: nanmean(v) for name, v in residual.items()}
@@ -302,8 +360,8 @@ def mixed_user_rounds(
         }
         off = np.arange(n_on, len(queries))
         off_aps = {}
-        for name in ("product", "general"):
-            c = config.candidates if name == "product" else 0
+        for name in ("product", "general", "product_confirmed"):
+            c = config.candidates if name != "general" else 0
             ex = None if exclude is None else exclude[off]
             ranking = rerank(d_test[off], scores[name][off], candidates=c, exclude=ex)
             rel = g.parents[ranking] == g.query_parent[queries[off]][:, None]
@@ -313,6 +371,7 @@ def mixed_user_rounds(
             "on_topic_mean": float(closeness[:n_on].max(axis=1).mean()),
             "off_topic_with_any": float((closeness[n_on:].max(axis=1) > 0).mean()),
             "off_topic_mean": float(closeness[n_on:].max(axis=1).mean()),
+            "on_topic_said_yes": float(said_yes[:n_on].mean()),
         }
         row["finetune_seconds"] = round(result.seconds, 2)
         rows.append(row)
@@ -341,16 +400,19 @@ def summarize_mixed(per_user: list[list[dict]], *, target_ratio: float = 1.3) ->
                 name: nanmean(
                     row["residual_by_kind"][k][name] for row in rows if k in row["residual_by_kind"]
                 )
-                for name in ("product", "general")
+                for name in ("product", "general", "product_confirmed")
             }
             for k in kinds
         }
         product = nanmean(row["off_topic"]["product"] for row in rows)
         general = nanmean(row["off_topic"]["general"] for row in rows)
+        confirmed = nanmean(row["off_topic"]["product_confirmed"] for row in rows)
         point["off_topic"] = {
             "product": product,
             "general": general,
             "retention": product / general if general > 0 else float("nan"),
+            "product_confirmed": confirmed,
+            "retention_confirmed": confirmed / general if general > 0 else float("nan"),
         }
         point["closeness"] = {
             key: nanmean(row["closeness"][key] for row in rows) for key in rows[0]["closeness"]

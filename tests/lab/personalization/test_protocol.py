@@ -295,7 +295,10 @@ def test_mixed_user_rounds_score_on_topic_residual_and_off_topic():
     for row in rows:
         for name in ("product", "general", "rocchio", "one_nn", "head"):
             assert 0.0 <= row[name] <= 1.0 and 0.0 <= row["residual"][name] <= 1.0
-        assert set(row["off_topic"]) == {"product", "general"}
+        assert set(row["off_topic"]) == {"product", "general", "product_confirmed"}
+        # Off topic the user never says yes, so the confirmed product is the product there.
+        assert row["off_topic"]["product_confirmed"] == row["off_topic"]["product"]
+        assert 0.0 <= row["closeness"]["on_topic_said_yes"] <= 1.0
     again = run()
     for a, b in zip(again, rows, strict=True):
         a.pop("finetune_seconds"), b.pop("finetune_seconds")  # wall time is not repeatable
@@ -387,7 +390,8 @@ def test_protocol_end_to_end_on_the_synthetic_dataset(synthetic_dir, tmp_path):
     for point in report["rounds"]:
         assert {"round", "product", "general", "rocchio", "one_nn"} <= set(point)
         assert set(point["residual"]) >= {"product", "general", "rocchio", "one_nn", "head"}
-        assert set(point["off_topic"]) == {"product", "general", "retention"}
+        assert set(point["off_topic"]) >= {"product", "general", "retention"}
+        assert point["off_topic"]["retention_confirmed"] == point["off_topic"]["retention"]
         for value in (*point["residual"].values(), *point["off_topic"].values()):
             assert isinstance(value, float)
     assert personal["closeness_rule"]["source"] == "measured on this run's training queries"

@@ -1,0 +1,90 @@
+""" "Drawing the same thing as this earlier search?" in a browser (Chromium, real engine).
+
+Same set-up as test_search_browser (daphne on the test database, a small library indexed by
+the shipped model). A user marks a photo for a circle, then draws a square: feedback is not
+close enough to count there, so search offers the circle's search; "Yes" searches again with
+it (the marked photo comes first), "Not the same" goes back to the measured closeness.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser import chromium, log_in, search_a_circle
+from tests.e2e.test_search_browser import (  # noqa: F401  (fixtures)
+    ARTIFACTS,
+    PASSWORD,
+    demo_member,
+    private_dirs,
+    server,
+)
+
+
+def draw_square(page) -> None:
+    canvas = page.locator("#sketch-canvas")
+    box = canvas.bounding_box()
+    x0, y0 = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3
+    x1, y1 = box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.7
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for x, y in ((x1, y0), (x1, y1), (x0, y1), (x0, y0)):
+        page.mouse.move(x, y, steps=10)
+    page.mouse.up()
+
+
+def shown_images(page) -> list[str]:
+    return page.eval_on_selector_all(
+        "#results .result-card", "cards => cards.map(c => c.dataset.imageId)"
+    )
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_new_drawing_can_use_what_an_earlier_search_taught(server, demo_member):  # noqa: F811
+    ARTIFACTS.mkdir(exist_ok=True)
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 1100})
+        page.set_default_timeout(30_000)
+        log_in(page, server, demo_member.username, PASSWORD, then="/search/")
+
+        search_a_circle(page, top_k=4, wait_for="#results .result-card [data-pz-mark]")
+        circle_query = page.evaluate("document.getElementById('results').dataset.queryId")
+        assert page.locator("#like-taught").is_hidden()  # nothing taught yet
+        # The user means the photo the general model put last of four.
+        last = page.locator("#results .result-card").nth(3)
+        marked_image = last.get_attribute("data-image-id")
+        last.locator("[data-pz-mark]").click()
+        page.wait_for_selector("#results .result-card:nth-child(4) [aria-pressed='true']")
+
+        page.click("[data-action=clear]")
+        draw_square(page)
+        page.click("[data-testid=search-button]")
+        page.wait_for_function(
+            f"document.getElementById('results').dataset.queryId !== '{circle_query}'"
+        )
+        offer = page.locator("[data-testid=like-taught]")
+        offer.wait_for()
+        assert "Drawing the same thing" in offer.inner_text()
+        src = page.locator("#like-taught-img").get_attribute("src")
+        assert src.endswith(f"/{circle_query}/sketch")
+        square_query = page.evaluate("document.getElementById('results').dataset.queryId")
+        automatic = shown_images(page)
+        page.screenshot(path=str(ARTIFACTS / "like-earlier-offer.png"), full_page=True)
+
+        page.click("[data-testid=like-taught-button]")
+        page.wait_for_function(
+            "document.getElementById('like-taught-text').textContent.includes('You said')"
+        )
+        assert page.evaluate("document.getElementById('results').dataset.queryId") not in (
+            circle_query,
+            square_query,
+        )
+        assert shown_images(page)[0] == marked_image  # what the circle's search taught
+        page.screenshot(path=str(ARTIFACTS / "like-earlier-yes.png"), full_page=True)
+
+        page.click("[data-testid=like-taught-button]")  # "Not the same"
+        page.wait_for_function(
+            "document.getElementById('like-taught-text').textContent.includes('Drawing the same')"
+        )
+        assert shown_images(page) == automatic
