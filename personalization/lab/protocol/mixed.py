@@ -429,11 +429,13 @@ def summarize_mixed(per_user: list[list[dict]], *, target_ratio: float = 1.3) ->
 def mixed_verdict(curve: list[dict], target_ratio: float) -> str:
     """Plain words on the targets: retention >= 0.99 and on-topic residual product >=
     ``target_ratio`` x the better of Rocchio and 1-NN, every round."""
-    ratio_fail, retention_fail = [], []
+    ratio_fail, retention_fail, confirmed_fail = [], [], []
     for point in curve:
         res = point["residual"]
         if res["product"] < target_ratio * max(res["rocchio"], res["one_nn"]):
             ratio_fail.append(point["round"])
+        if res.get("product_confirmed", 0.0) < target_ratio * max(res["rocchio"], res["one_nn"]):
+            confirmed_fail.append(point["round"])
         if point["off_topic"]["retention"] < 0.99:
             retention_fail.append(point["round"])
     parts = [
@@ -442,4 +444,10 @@ def mixed_verdict(curve: list[dict], target_ratio: float) -> str:
         "off-topic retention >= 0.99 "
         + ("after every round" if not retention_fail else f"NOT after rounds {retention_fail}"),
     ]
+    if all("product_confirmed" in point["residual"] for point in curve):
+        parts.insert(
+            1,
+            "after the user's yes to 'like your earlier drawing?': "
+            + ("after every round" if not confirmed_fail else f"NOT after rounds {confirmed_fail}"),
+        )
     return "; ".join(parts)

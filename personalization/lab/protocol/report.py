@@ -146,7 +146,9 @@ def plot_w_sweep(sweep: dict, path: Path) -> None:
 def plot_rounds(curve: list[dict], path: Path) -> None:
     plt, fig, ax = _axes((5.5, 4))
     rounds = [p["round"] for p in curve]
-    for name in ("product", "general", "rocchio", "one_nn", "head"):
+    for name in ("product", "product_confirmed", "general", "rocchio", "one_nn", "head"):
+        if name not in curve[0]["residual"]:
+            continue
         style = "--" if name == "general" else "-"
         values = [p["residual"][name] for p in curve]
         ax.plot(rounds, values, style, marker="o", label=f"{name} (residual, on topic)")
@@ -209,6 +211,11 @@ def text_summary(report: dict) -> str:
                 f"  general {res['general']:.3f}  rocchio {res['rocchio']:.3f}  1-NN "
                 f"{res['one_nn']:.3f}  head {res['head']:.3f}; off-topic retention "
                 f"{off['retention']:.3f}"
+                + (
+                    f"; after the user's yes: {res['product_confirmed']:.3f}"
+                    if "product_confirmed" in res
+                    else ""
+                )
             )
     lines.append(f"  wall time {report['wall_seconds']:.0f} s")
     return "\n".join(lines)

@@ -166,6 +166,14 @@ def test_mixed_verdict_asks_for_1_3x_on_topic_and_099_retention_off_topic():
     assert "NOT" not in good
     assert "NOT after rounds [1]" in mixed_verdict([point(0.38, 0.3, 1.0)], 1.3)
     assert "retention >= 0.99 NOT" in mixed_verdict([point(0.9, 0.3, 0.98)], 1.3)
+    assert "yes" not in good  # no confirmed ranking, no line about it
+    said_yes = point(0.3, 0.3, 1.0)
+    said_yes["residual"]["product_confirmed"] = 0.4
+    verdict = mixed_verdict([said_yes], 1.3)
+    assert "NOT after rounds [1]" in verdict  # the automatic product
+    assert "earlier drawing?': after every round" in verdict
+    said_yes["residual"]["product_confirmed"] = 0.38
+    assert "earlier drawing?': NOT after rounds [1]" in mixed_verdict([said_yes], 1.3)
 
 
 def test_oracle_gate_opens_only_to_the_querys_own_subject():
