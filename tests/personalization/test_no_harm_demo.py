@@ -79,6 +79,8 @@ def test_marks_on_a_car_leave_house_mug_and_flower_searches_alone(
             for w in (None, 0.0):
                 query, results = search(user, demo, drawing, w)
                 assert abs(hits(results, drawing) - found[drawing]) <= 1, (stage, drawing, w)
+                # The car search is offered ("drawing the same thing?"), never applied.
+                assert query.suggested_taught_id == (car.pk if w is None else None), stage
                 if w == 0.0:  # exactly the general model's list
                     assert [r.image_id for r in results] == general[drawing], (stage, drawing)
                     assert all(r.distance == r.general_distance for r in results)
