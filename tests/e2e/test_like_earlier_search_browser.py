@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser import chromium, log_in, search_a_circle
+from tests.e2e.test_accessibility import blocking_violations, describe
 from tests.e2e.test_search_browser import (  # noqa: F401  (fixtures)
     ARTIFACTS,
     PASSWORD,
@@ -68,6 +69,8 @@ def test_a_new_drawing_can_use_what_an_earlier_search_taught(server, demo_member
         assert "Drawing the same thing" in offer.inner_text()
         src = page.locator("#like-taught-img").get_attribute("src")
         assert src.endswith(f"/{circle_query}/sketch")
+        violations = blocking_violations(page)  # the offer as shown, with its button
+        assert not violations, describe("search page with the offer", violations)
         square_query = page.evaluate("document.getElementById('results').dataset.queryId")
         automatic = shown_images(page)
         page.screenshot(path=str(ARTIFACTS / "like-earlier-offer.png"), full_page=True)
