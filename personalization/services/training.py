@@ -44,6 +44,7 @@ def finetune_config(*, seed: int = 0, scope: str = "projection") -> Any:
     return FinetuneConfig(
         rounds=settings.PSBIR_PERSONAL_ROUNDS,
         batch_size=settings.PSBIR_PERSONAL_BATCH_SIZE,
+        lr=settings.PSBIR_PERSONAL_LR,
         seed=seed,
         scope=scope,
     )

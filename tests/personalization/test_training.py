@@ -215,3 +215,12 @@ def test_schedule_exists():
 
     schedule = Schedule.objects.get(func="personalization.tasks.check_feedback_volume")
     assert (schedule.schedule_type, schedule.minutes, schedule.repeats) == ("I", 1, -1)
+
+
+def test_training_takes_its_budget_and_learning_rate_from_the_settings(settings):
+    from personalization.services.training import finetune_config
+
+    settings.PSBIR_PERSONAL_LR = 5e-4
+    settings.PSBIR_PERSONAL_ROUNDS = 7
+    config = finetune_config(seed=3)
+    assert (config.lr, config.rounds, config.seed, config.scope) == (5e-4, 7, 3, "projection")

@@ -77,6 +77,7 @@ def test_the_check_finds_a_second_hand_read():
 def test_every_personalization_knob_has_its_default_in_settings():
     for name, kind in (
         ("PSBIR_PERSONAL_SAMPLES_PER_BRANCH", int),
+        ("PSBIR_PERSONAL_LR", float),
         ("PSBIR_PERSONAL_ROUNDS", int),
         ("PSBIR_PERSONAL_BATCH_SIZE", int),
         ("PSBIR_PERSONAL_MAX_SKETCHES", int),

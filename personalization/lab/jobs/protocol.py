@@ -74,6 +74,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--finetune-rounds", type=int, default=None, help="fine-tuning epochs (paper: 20)")
     add("--finetune-batch", type=int, default=FinetuneConfig().batch_size)
     add(
+        "--finetune-lr",
+        type=float,
+        default=FinetuneConfig().lr,
+        help="Adam's learning rate (paper: 1e-4; the product's PSBIR_PERSONAL_LR: 3e-4)",
+    )
+    add(
         "--head-scope",
         choices=("auto", "projection", "full"),
         default="auto",
@@ -111,6 +117,7 @@ def config_from_args(args: argparse.Namespace) -> runner.ProtocolConfig:
     finetune = FinetuneConfig(
         rounds=pick(args.finetune_rounds, fast["finetune_rounds"], FinetuneConfig().rounds),
         batch_size=args.finetune_batch,
+        lr=args.finetune_lr,
     )
     personal = PersonalConfig(
         per_branch=pick(args.per_branch, fast["per_branch"], base.per_branch),
