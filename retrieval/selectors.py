@@ -204,6 +204,8 @@ def cached_pooled_features(
         library_of,
         lambda library_id: index_store.shared_pooled_store(libraries[library_id], model_version),
     )
+    if not found.any():  # none kept (indexed before pooled features were): no rows at all
+        return np.zeros((0, 0), dtype=np.float32), found
     return pooled.reshape(len(pooled), -1), found
 
 

@@ -1,5 +1,6 @@
 """retrieval.selectors.cached_trunk_maps: the candidates' trunk maps a personal head re-scores,
-read for one tenant and one model version."""
+read for one tenant and one model version (and cached_pooled_features, what a projection
+head re-scores from)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 
 from retrieval import index_store
-from retrieval.selectors import cached_trunk_maps
+from retrieval.selectors import cached_pooled_features, cached_trunk_maps
 from tests.personalization import factories
 
 pytestmark = pytest.mark.django_db
@@ -71,3 +72,13 @@ def test_a_photo_without_a_cached_map_is_not_found(tenant_a):
         tenant_id=tenant_a.pk, model_version=factories.MODEL_VERSION, image_ids=asked[:1]
     )
     assert not nothing.any() and len(none) == 0
+
+
+def test_photos_indexed_before_pooled_features_were_kept_have_none(tenant_a):
+    # A library indexed before pooled features were kept: a projection head's search must
+    # learn that none is there (and read the trunk maps), not fail (it was a 500).
+    ids, _ = _library(tenant_a, np.random.default_rng(3), 2)
+    pooled, found = cached_pooled_features(
+        tenant_id=tenant_a.pk, model_version=factories.MODEL_VERSION, image_ids=ids
+    )
+    assert not found.any() and len(pooled) == 0
