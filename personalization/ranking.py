@@ -17,8 +17,9 @@ all: c = 0):
   head: ``PSBIR_PERSONAL_RESCORE_DEPTH_POOLED``, every candidate).
 
 A user can say a search is like an earlier one they taught (``like_query``: "drawing the
-same thing as this earlier search?", offered for the nearest taught query as
-``Ranking.suggested_taught_id``): the feedback of that query's subject then counts fully
+same thing as one of these earlier searches?", offered for the nearest taught query of each
+of the nearest ``PSBIR_PERSONAL_OFFER_SUBJECTS`` subjects as ``Ranking.suggested_taught_ids``):
+the feedback of that query's subject then counts fully
 (:func:`~personalization.engine.closeness.confirmed_closeness`), where a new drawing of a
 subject new to the model is often not close enough to its earlier drawings to tell.
 
@@ -41,6 +42,7 @@ from personalization import closeness_rules, head_files, selectors
 from personalization.engine import scoring
 from personalization.engine.closeness import (
     confirmed_closeness,
+    offered_taught,
     query_closeness,
     taught_subjects,
 )
@@ -81,10 +83,16 @@ class Ranking:
     nearest_taught_id: int | None = None
     shares: scoring.Shares | None = field(default=None)
     query_vector: np.ndarray | None = None  # the vector closeness was judged on
-    # The nearest taught query, offered as "drawing the same thing as this earlier search?"
-    # when saying yes would change the ranking; and the one the user said yes to.
-    suggested_taught_id: int | None = None
+    # The taught queries offered as "drawing the same thing as one of these earlier
+    # searches?" (the nearest of each of the nearest subjects, nearest first) when saying
+    # yes would change the ranking; and the one the user said yes to.
+    suggested_taught_ids: tuple[int, ...] = ()
     like_query_id: int | None = None
+
+    @property
+    def suggested_taught_id(self) -> int | None:
+        """The nearest offered taught query (None: nothing offered)."""
+        return self.suggested_taught_ids[0] if self.suggested_taught_ids else None
 
 
 class NotTaught(ValueError):
@@ -96,7 +104,7 @@ def _general(
     general: np.ndarray,
     top_k: int,
     query: AskedQuery | None,
-    suggested_taught_id: int | None = None,
+    suggested_taught_ids: tuple[int, ...] = (),
 ) -> Ranking:
     images = [
         RankedImage(
@@ -112,7 +120,7 @@ def _general(
         personal_weight=0.0,
         personal_head_version=None,
         query_vector=None if query is None else query.vector,
-        suggested_taught_id=suggested_taught_id,
+        suggested_taught_ids=suggested_taught_ids,
     )
 
 
@@ -203,24 +211,23 @@ def rank_for_user(
         nearest_taught_id=nearest_id,
         shares=shares,
         query_vector=query.vector,
-        suggested_taught_id=suggested,
+        suggested_taught_ids=suggested,
         like_query_id=like_query_id,
     )
 
 
 def _taught_closeness(
     user: Any, query: AskedQuery, like_query_id: int | None
-) -> tuple[list[tuple[selectors.TaughtQuery, float]], int | None]:
+) -> tuple[list[tuple[selectors.TaughtQuery, float]], tuple[int, ...]]:
     """Every query the user's live marks answered, with this query's closeness to it (the
-    measured rule, or 1 for the subject of ``like_query_id``), and the taught query to offer
-    as "like this earlier search?" (the nearest, when saying yes would change the closeness;
-    None once the user said yes). ([], None) when nothing is taught or no rule is measured
-    for this model."""
+    measured rule, or 1 for the subject of ``like_query_id``), and the taught queries to
+    offer as "like one of these earlier searches?" (:func:`offered_taught`; none once the
+    user said yes). ([], ()) when nothing is taught or no rule is measured for this model."""
     rule = closeness_rules.rule_for(query.model_version)
     if rule is None:
         if like_query_id is not None:
             raise NotTaught("no closeness rule is measured for this model")
-        return [], None
+        return [], ()
     taught = selectors.taught_queries(
         user=user,
         model_version=query.model_version,
@@ -231,17 +238,19 @@ def _taught_closeness(
     if like_query_id is not None and like_query_id not in ids:
         raise NotTaught(f"query {like_query_id} has no live marks for this model")
     if not taught:
-        return [], None
+        return [], ()
     vectors = np.stack([t.vector for t in taught])
     closeness = query_closeness(rule, query.vector, query.kind, vectors, [t.kind for t in taught])
     subjects = taught_subjects([t.image_ids for t in taught])
     if like_query_id is not None:
         closeness = confirmed_closeness(closeness, subjects, ids.index(like_query_id))
-        suggested = None
+        suggested: tuple[int, ...] = ()
     else:
-        nearest = int(np.linalg.norm(vectors - np.asarray(query.vector), axis=1).argmin())
-        own_subject = subjects == subjects[nearest]
-        suggested = ids[nearest] if (closeness[own_subject] < 1.0).any() else None
+        distances = np.linalg.norm(vectors - np.asarray(query.vector), axis=1)
+        offered = offered_taught(
+            distances, closeness, subjects, settings.PSBIR_PERSONAL_OFFER_SUBJECTS
+        )
+        suggested = tuple(ids[i] for i in offered)
     return [(t, float(c)) for t, c in zip(taught, closeness, strict=True)], suggested
 
 

@@ -63,9 +63,10 @@ class SearchApi(APIView):
         "session's automatic title says when it started, what its first search was probably "
         "of and how many searches it holds. `warnings` says when a chosen library was not "
         "searched, and when even the closest photo is far from the drawing (a threshold "
-        "measured per model on training sketches). `suggested_taught` is the nearest earlier "
-        "query you gave feedback on, when saying this search is like it (`like_query`) would "
-        "change the ranking.",
+        "measured per model on training sketches). `suggested_taught_searches` are earlier "
+        "queries you gave feedback on (the nearest of each of the nearest subjects, nearest "
+        "first; `suggested_taught` the first), when saying this search is like one of them "
+        "(`like_query`) would change the ranking.",
     )
     def post(self, request: Request) -> Response:
         from retrieval.engine.errors import ModelNotReadyError, WeightsMissingError

@@ -60,8 +60,8 @@ class SearchRequestSerializer(serializers.Serializer):
         min_value=1,
         max_value=MAX_ID,
         help_text="One of your earlier queries you gave feedback on that this search is like "
-        "(a response's `suggested_taught`): the feedback of its subject then counts fully. "
-        "Not one of yours: 404; without live marks: 400.",
+        "(one of a response's `suggested_taught_searches`): the feedback of its subject then "
+        "counts fully. Not one of yours: 404; without live marks: 400.",
     )
     new_session = serializers.BooleanField(
         required=False,

@@ -297,6 +297,11 @@ PSBIR_FEEDBACK_THRESHOLD = int(os.environ.get("PSBIR_FEEDBACK_THRESHOLD", "5"))
 PSBIR_DEFAULT_PERSONAL_WEIGHT = float(os.environ.get("PSBIR_DEFAULT_PERSONAL_WEIGHT", "0.75"))
 # Where the measured closeness rules live (personalization.closeness_rules); "" = the shipped.
 PSBIR_CLOSENESS_FILE = os.environ.get("PSBIR_CLOSENESS_FILE", "")
+# Subjects a search offers as "drawing the same thing as one of these earlier searches?"
+# (the nearest taught search of each of the nearest N): on subjects new to the model the
+# nearest 3 hold the right one for a 3-subject user's drawings, the nearest alone for 76-86 %
+# (training split, docs/personalization.md). At least 1.
+PSBIR_PERSONAL_OFFER_SUBJECTS = max(1, int(os.environ.get("PSBIR_PERSONAL_OFFER_SUBJECTS", "3")))
 # Eq. 9: photos per branch (Y = 0 / 0.5 / 1) and sketch (the paper's 100), and Adam's
 # learning rate (the paper's 1e-4; 3e-4 trains the projection head enough in its 20 rounds).
 # Both chosen on a validation split of the training sketches (docs/personalization.md).

@@ -240,12 +240,15 @@ class SketchQuery(TenantOwnedModel):
     nearest_taught = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    # The nearest query the user taught, offered as "drawing the same thing as this earlier
-    # search?" when saying yes would change the ranking; and the earlier query the user said
-    # this one is like (its subject's feedback then counts fully).
+    # The taught queries offered as "drawing the same thing as one of these earlier
+    # searches?" when saying yes would change the ranking (the nearest of each of the
+    # nearest subjects, nearest first: ``suggested_taught`` is the first, the ids all of
+    # them); and the earlier query the user said this one is like (its subject's feedback
+    # then counts fully).
     suggested_taught = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    suggested_taught_ids = models.JSONField(default=list, blank=True)
     like_query = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -20,6 +20,7 @@ from retrieval.models import (
     SearchSession,
     SketchQuery,
 )
+from retrieval.selectors import query_list
 
 MAX_FILES_PER_UPLOAD = 500
 # Ids are 64-bit (BigAutoField): a larger id cannot exist, and SQLite raises OverflowError
@@ -235,9 +236,17 @@ class ResultSerializer(serializers.ModelSerializer):
         return media_urls(obj.image_id)["thumb_url"]
 
 
+class OfferedSearchSerializer(serializers.Serializer):
+    """An earlier search offered as 'drawing the same thing as one of these?'."""
+
+    id = serializers.IntegerField(help_text="Send it as `like_query` to say yes.")
+    sketch_url = serializers.CharField(help_text="Its drawing (or photo), to show.")
+
+
 class QuerySummarySerializer(serializers.ModelSerializer):
     sketch_url = serializers.SerializerMethodField()
     suggested_taught_sketch_url = serializers.SerializerMethodField()
+    suggested_taught_searches = serializers.SerializerMethodField()
     like_query_sketch_url = serializers.SerializerMethodField()
     libraries = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     source_image = serializers.PrimaryKeyRelatedField(
@@ -261,6 +270,7 @@ class QuerySummarySerializer(serializers.ModelSerializer):
             "nearest_taught",
             "suggested_taught",
             "suggested_taught_sketch_url",
+            "suggested_taught_searches",
             "like_query",
             "like_query_sketch_url",
             "libraries",
@@ -278,7 +288,8 @@ class QuerySummarySerializer(serializers.ModelSerializer):
             "suggested_taught": {
                 "help_text": "The nearest of your queries you gave feedback on, offered as "
                 "'drawing the same thing as this earlier search?' when saying yes (searching "
-                "again with `like_query`) would change the ranking; null otherwise."
+                "again with `like_query`) would change the ranking; null otherwise. The first "
+                "of `suggested_taught_searches`."
             },
             "like_query": {
                 "help_text": "The earlier query you said this one is like (null: none); its "
@@ -293,6 +304,19 @@ class QuerySummarySerializer(serializers.ModelSerializer):
         if obj.suggested_taught_id is None:
             return None
         return reverse("retrieval:query-sketch", kwargs={"pk": obj.suggested_taught_id})
+
+    @extend_schema_field(OfferedSearchSerializer(many=True))
+    def get_suggested_taught_searches(self, obj: SketchQuery) -> list[dict]:
+        ids = [int(i) for i in obj.suggested_taught_ids or []]
+        if not ids:
+            return []
+        # Only those still there (an offered search can be deleted with its session since).
+        alive = set(query_list(user=obj.user, ids=ids).values_list("pk", flat=True))
+        return [
+            {"id": i, "sketch_url": reverse("retrieval:query-sketch", kwargs={"pk": i})}
+            for i in ids
+            if i in alive
+        ]
 
     def get_like_query_sketch_url(self, obj: SketchQuery) -> str | None:
         if obj.like_query_id is None:

@@ -235,6 +235,7 @@ def search_run(
             closeness=ranking.closeness,
             nearest_taught_id=ranking.nearest_taught_id,
             suggested_taught_id=ranking.suggested_taught_id,
+            suggested_taught_ids=list(ranking.suggested_taught_ids),
             like_query_id=ranking.like_query_id,
         )
         extension = "jpg" if source_image is not None else "png"

@@ -321,11 +321,12 @@
   }
   window.PSBIR.searchLike = searchLike;
 
-  // --- "drawing the same thing as this earlier search?" -------------------------------------
+  // --- "drawing the same thing as one of these earlier searches?" ---------------------------
   // Your marks and personalized model count on a search as far as it is close to the
   // searches they answered; a new drawing of a subject is not always close enough to tell.
-  // Offered the nearest earlier search you taught, one click says "the same subject" and
-  // searches again with it (like_query); another click goes back to the automatic choice.
+  // Offered the nearest earlier search you taught of each of the nearest subjects, one click
+  // says "the same subject as this one" and searches again with it (like_query); another
+  // click goes back to the automatic choice.
   var likeTaught = document.getElementById("like-taught");
   function searchAgain(likeQueryId) {
     if (!lastRequest) return;
@@ -350,33 +351,63 @@
     if (likeQueryId) data.append("like_query", String(likeQueryId));
     return runSearch({ body: data });
   }
+  function likeChoice(id, sketchUrl, label, ariaLabel, onClick) {
+    var item = document.createElement("li");
+    var img = document.createElement("img");
+    img.src = sketchUrl;
+    img.alt = "Your earlier search #" + id;
+    img.width = 64;
+    img.height = 64;
+    var action = document.createElement("button");
+    action.type = "button";
+    action.className = "btn secondary small";
+    action.dataset.testid = "like-taught-button";
+    action.dataset.likeQuery = String(id);
+    action.textContent = label;
+    if (ariaLabel) action.setAttribute("aria-label", ariaLabel);
+    action.addEventListener("click", onClick);
+    item.appendChild(img);
+    item.appendChild(action);
+    return item;
+  }
   function showLikeTaught(data) {
     if (!likeTaught) return;
-    var earlier = data && (data.like_query || data.suggested_taught);
-    likeTaught.hidden = !earlier;
-    if (!earlier) return;
-    var img = document.getElementById("like-taught-img");
+    var offered = (data && data.suggested_taught_searches) || [];
+    var said = data && data.like_query;
+    likeTaught.hidden = !said && !offered.length;
+    if (likeTaught.hidden) return;
     var text = document.getElementById("like-taught-text");
-    var action = document.getElementById("like-taught-button");
-    img.src = data.like_query ? data.like_query_sketch_url : data.suggested_taught_sketch_url;
-    img.alt = "Your earlier search #" + earlier;
-    if (data.like_query) {
+    var choices = document.getElementById("like-taught-choices");
+    choices.textContent = "";
+    if (said) {
       text.textContent =
-        "You said this is the same subject as your earlier search (left): what you " +
-        "taught there orders these results.";
-      action.textContent = "Not the same: search without it";
-      action.onclick = function () {
-        searchAgain(null);
-      };
-    } else {
-      text.textContent =
-        "Drawing the same thing as this earlier search (left)? What you taught there " +
-        "is not used here yet: this drawing is not close enough to it to be sure.";
-      action.textContent = "Yes, the same: use what I taught there";
-      action.onclick = function () {
-        searchAgain(data.suggested_taught);
-      };
+        "You said this is the same subject as your earlier search: what you taught " +
+        "there orders these results.";
+      var back = "Not the same: search without it";
+      choices.appendChild(
+        likeChoice(said, data.like_query_sketch_url, back, null, function () {
+          searchAgain(null);
+        })
+      );
+      return;
     }
+    var several = offered.length > 1;
+    text.textContent = several
+      ? "Drawing the same thing as one of these earlier searches? What you taught there is " +
+        "not used here yet: this drawing is not close enough to any of them to be sure."
+      : "Drawing the same thing as this earlier search? What you taught there is not used " +
+        "here yet: this drawing is not close enough to it to be sure.";
+    offered.forEach(function (earlier) {
+      var label = several ? "Yes, this one" : "Yes, the same: use what I taught there";
+      var spoken = several
+        ? "Yes, the same as earlier search #" + earlier.id + ": use what I taught there"
+        : null;
+      choices.appendChild(
+        likeChoice(earlier.id, earlier.sketch_url, label, spoken, function () {
+          searchAgain(earlier.id);
+        })
+      );
+    });
   }
 
   // --- results ----------------------------------------------------------------------------

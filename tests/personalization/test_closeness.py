@@ -18,6 +18,7 @@ from personalization.engine.closeness import (
     ClosenessRule,
     confirmed_closeness,
     load_rules,
+    offered_taught,
     pair_kind,
     query_closeness,
     save_rule,
@@ -130,6 +131,25 @@ def test_saying_yes_opens_the_whole_subject_and_leaves_the_others_measured():
     out = confirmed_closeness(measured, subjects, 2)
     assert out.tolist() == [1.0, 0.0, 1.0, 0.1, 1.0]
     assert measured.tolist() == [0.2, 0.0, 0.5, 0.1, 0.0]  # not changed in place
+
+
+def test_the_offer_is_the_nearest_query_of_each_of_the_nearest_subjects():
+    # Taught queries 0, 2 are one subject, 1 another, 3 a third, 4 a fourth.
+    subjects = np.array([0, 1, 0, 3, 4])
+    distances = np.array([0.9, 0.8, 0.5, 1.2, 0.7])
+    partial = np.array([0.0, 0.0, 0.3, 0.0, 0.0])
+    assert offered_taught(distances, partial, subjects, 3) == [2, 4, 1]
+    assert offered_taught(distances, partial, subjects, 1) == [2]
+    assert offered_taught(distances, partial, subjects, 10) == [2, 4, 1, 3]
+    # The nearest subject already counts fully: the distance is sure, nothing is offered.
+    sure = np.array([0.0, 0.0, 1.0, 0.0, 0.0])
+    assert offered_taught(distances, np.where(subjects == 0, 1.0, 0.0), subjects, 3) == []
+    # A farther subject that counts fully is skipped (yes would change nothing there).
+    farther_sure = np.array([0.0, 0.0, 0.0, 0.0, 1.0])
+    assert offered_taught(distances, farther_sure, subjects, 3) == [2, 1, 3]
+    assert offered_taught(np.zeros(0), np.zeros(0), np.zeros(0, int), 3) == []
+    assert sure.tolist()  # (one of the subject's queries at 1 is not enough to be sure)
+    assert offered_taught(distances, sure, subjects, 1) == [2]
 
 
 # --- rank_for_user near and far -------------------------------------------------------------------
@@ -264,7 +284,7 @@ def _first_mark_id(user) -> int:
     return Feedback.objects.filter(user=user).order_by("id").values_list("id", flat=True).first()
 
 
-# --- "drawing the same thing as this earlier search?" -------------------------------------------
+# --- "drawing the same thing as one of these earlier searches?" ---------------------------------
 
 
 @pytest.mark.django_db
@@ -298,6 +318,27 @@ def test_yes_opens_every_query_of_that_subject_and_no_other(taught):
     assert other.pk not in {r.terms["mark"]["query_id"] for r in out.images}
     # Yes to the other subject opens only its own mark.
     assert ranked(user, FAR, ids, general, like=other.pk).memory_marks == 1
+
+
+@pytest.mark.django_db
+def test_a_far_search_is_offered_the_nearest_query_of_each_subject(taught, settings):
+    user, library, images, ids, general, _, query = taught
+    # A second drawing of the first subject (shares its marked photo), nearer to the new
+    # drawing than the first; and a second subject, farther still.
+    halfway = (FAR + A) / np.linalg.norm(FAR + A)  # 0.77 from FAR: past the band, still nearer
+    same, results = factories.make_query(user, [library], None, images, vector=halfway)
+    factories.mark(user, results[-1])
+    other = factories.teach(user, library, images, vector=-FAR)
+    out = ranked(user, FAR, ids, general)
+    assert out.closeness == 0.0
+    assert out.suggested_taught_ids == (same.pk, other.pk)  # one per subject, nearest first
+    assert out.suggested_taught_id == same.pk
+    settings.PSBIR_PERSONAL_OFFER_SUBJECTS = 1
+    assert ranked(user, FAR, ids, general).suggested_taught_ids == (same.pk,)
+    # Yes to the second subject uses its marks, not the first's.
+    said_yes = ranked(user, FAR, ids, general, like=other.pk)
+    assert said_yes.suggested_taught_ids == () and said_yes.memory_marks == 1
+    assert {r.terms["mark"]["query_id"] for r in said_yes.images} == {other.pk}
 
 
 @pytest.mark.django_db

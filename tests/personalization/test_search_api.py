@@ -374,6 +374,7 @@ def test_a_search_can_say_it_is_like_an_earlier_taught_one(
     assert square["closeness"] < 1.0
     assert square["suggested_taught"] == first["id"]
     assert square["suggested_taught_sketch_url"].endswith(f"/{first['id']}/sketch")
+    assert [o["id"] for o in square["suggested_taught_searches"]] == [first["id"]]
     said_yes = _search(
         api_client_a,
         strokes=square_strokes(),
@@ -391,3 +392,41 @@ def test_a_search_can_say_it_is_like_an_earlier_taught_one(
     refused = _search(api_client_a, strokes=square_strokes(), like_query=unmarked)
     assert refused.status_code == 400 and "like_query" in refused.json()["errors"]
     assert _search(api_client_b, like_query=first["id"]).status_code == 404
+
+
+def test_a_search_is_offered_an_earlier_search_of_each_subject_nearest_first(
+    api_client_a, member_a, indexed_library, fake_engine, settings, tmp_path
+):
+    from personalization.engine.closeness import PAIR_KINDS, Band, ClosenessRule, save_rule
+
+    path = tmp_path / "closeness.json"
+    narrow = {kind: Band(near=1e-6, far=2e-6) for kind in PAIR_KINDS}
+    save_rule(ClosenessRule(bands=narrow, head=fake_engine.model_version), path)
+    settings.PSBIR_CLOSENESS_FILE = str(path)
+
+    def taught(strokes, avoid=()):
+        query = _search(api_client_a, strokes=strokes, top_k=4, personal_weight=0.75).json()
+        result = next(r for r in query["results"] if r["image_id"] not in avoid)
+        api_client_a.post(
+            "/api/personalization/feedback/",
+            {"query_id": query["id"], "result_ids": [result["id"]]},
+            format="json",
+        )
+        return query, result["image_id"]
+
+    # Two subjects: no marked photo in common.
+    circle, circle_photo = taught(circle_strokes())
+    square, _ = taught(square_strokes(), avoid={circle_photo})
+    small = _search(
+        api_client_a, strokes=circle_strokes(radius=60), top_k=4, personal_weight=0.75
+    ).json()
+    offered = small["suggested_taught_searches"]
+    assert sorted(o["id"] for o in offered) == sorted([circle["id"], square["id"]])
+    assert small["suggested_taught"] == offered[0]["id"]
+    assert all(o["sketch_url"].endswith(f"/{o['id']}/sketch") for o in offered)
+    stored = SketchQuery.objects.get(pk=small["id"])
+    assert stored.suggested_taught_ids == [o["id"] for o in offered]
+    # An offered search deleted since is no longer offered when the query is read back.
+    SketchQuery.objects.filter(pk=offered[1]["id"]).delete()
+    again = api_client_a.get(f"/api/queries/{small['id']}/").json()
+    assert [o["id"] for o in again["suggested_taught_searches"]] == [offered[0]["id"]]

@@ -85,6 +85,7 @@ def test_every_personalization_knob_has_its_default_in_settings():
         ("PSBIR_PERSONAL_RESCORE_DEPTH_POOLED", int),
         ("PSBIR_PERSONAL_MEMORY", bool),
         ("PSBIR_PERSONAL_MEMORY_MARKS", int),
+        ("PSBIR_PERSONAL_OFFER_SUBJECTS", int),
         ("PSBIR_PERSONAL_CALIBRATED", bool),
         ("PSBIR_PRELOAD_MODEL", bool),
     ):

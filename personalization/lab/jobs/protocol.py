@@ -103,6 +103,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--table3-users", type=int, default=0, help="users in Table 3 / the w sweep (0: all)")
     add("--shown", type=int, default=defaults.shown, help="results a user looks at per round")
     add("--candidates", type=int, default=0, help="re-score the general top C (0: all)")
+    add(
+        "--offer-subjects",
+        type=int,
+        default=defaults.offer_subjects,
+        help="earlier searches offered as 'like one of these?' (PSBIR_PERSONAL_OFFER_SUBJECTS)",
+    )
     add_options(parser, "query_expansion", "no_mirror_queries", "no_progress")
 
 
@@ -129,6 +135,7 @@ def config_from_args(args: argparse.Namespace) -> runner.ProtocolConfig:
         table3_users=args.table3_users,
         shown=args.shown,
         candidates=args.candidates,
+        offer_subjects=max(1, args.offer_subjects),
     )
     # A quick run's stand-in features would pollute the shared cache's namespace for nothing.
     cache_dir = args.cache_dir or (args.out / "cache" if quick else DEFAULT_CACHE_DIR)

@@ -23,9 +23,9 @@ product is), ``rocchio_topic`` and ``one_nn_topic`` (fed only the marks of the q
 subject: an oracle that knows the topic, which favours them), ``head`` (the head alone),
 ``product_oracle_gate`` (the product's scoring behind a gate that knows each query's topic,
 :func:`oracle_closeness`: an upper bound for any closeness rule, never served),
-``product_confirmed`` (the product after the user answered search's question "like your
-earlier drawing?", :func:`confirmed_rows`: asked about the nearest taught drawing, the
-simulated user says yes only when it is of the subject they are drawing now).
+``product_confirmed`` (the product after the user answered search's question "like one of
+these earlier drawings?", :func:`confirmed_rows`: offered the earlier drawings search offers,
+the simulated user says yes only to one of the subject they are drawing now).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ import numpy as np
 from personalization.engine.closeness import (
     ClosenessRule,
     confirmed_closeness,
+    offered_taught,
     pair_kind,
     taught_subjects,
 )
@@ -156,19 +157,24 @@ def confirmed_rows(
     subject_of_query: np.ndarray,
     subject_of_taught: np.ndarray,
     subjects: np.ndarray,
+    offer: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(Q, F) closeness after each query's user was asked about the nearest taught query
-    (``d_taught`` (Q, F)) and answered truthfully: yes when it is of their subject
-    (``subject_of_query``; -1 off topic, never yes), which opens every taught query of its
-    subject (:func:`~personalization.engine.closeness.confirmed_closeness`); and (Q,) who
-    said yes."""
+    """(Q, F) closeness after each query's user was offered the earlier searches search
+    offers (:func:`~personalization.engine.closeness.offered_taught`: the nearest taught query
+    of each of the ``offer`` nearest subjects, by ``d_taught`` (Q, F)) and answered
+    truthfully: yes to the one of their subject (``subject_of_query``; -1 off topic, never
+    yes), which opens every taught query of its subject
+    (:func:`~personalization.engine.closeness.confirmed_closeness`); and (Q,) who said yes."""
     out = np.asarray(closeness, np.float64).copy()
+    said_yes = np.zeros(len(out), bool)
     if not d_taught.shape[1]:
-        return out, np.zeros(len(out), bool)
-    suggested = d_taught.argmin(axis=1)
-    said_yes = subject_of_taught[suggested] == subject_of_query
-    for q in np.flatnonzero(said_yes):
-        out[q] = confirmed_closeness(out[q], subjects, int(suggested[q]))
+        return out, said_yes
+    for q in range(len(out)):
+        offered = offered_taught(d_taught[q], out[q], subjects, offer)
+        chosen = [t for t in offered if subject_of_taught[t] == subject_of_query[q]]
+        if chosen:
+            said_yes[q] = True
+            out[q] = confirmed_closeness(out[q], subjects, int(chosen[0]))
     return out, said_yes
 
 
@@ -289,8 +295,8 @@ def mixed_user_rounds(
             mark_query,
             config.product_weight,
         )
-        # Asked "like your earlier drawing?" about the nearest taught one, the user says
-        # yes when it is of the subject they are drawing (search's one-click question).
+        # Offered earlier drawings as search offers them ("like one of these?"), the user
+        # says yes to the one of the subject they are drawing (search's one-click question).
         subject_of_query = np.concatenate(
             [np.full(len(t), k) for k, t in enumerate(on)] + [np.full(len(user.off_topic), -1)]
         )
@@ -300,6 +306,7 @@ def mixed_user_rounds(
             subject_of_query,
             np.arange(len(taught)) % len(user.subjects),
             taught_subjects([tuple(p for p, t in marks if t == i) for i in range(len(taught))]),
+            config.offer_subjects,
         )
         scores["product_confirmed"] = product_scores(
             d_test,
@@ -447,7 +454,7 @@ def mixed_verdict(curve: list[dict], target_ratio: float) -> str:
     if all("product_confirmed" in point["residual"] for point in curve):
         parts.insert(
             1,
-            "after the user's yes to 'like your earlier drawing?': "
+            "after the user's yes to 'like one of these earlier drawings?': "
             + ("after every round" if not confirmed_fail else f"NOT after rounds {confirmed_fail}"),
         )
     return "; ".join(parts)

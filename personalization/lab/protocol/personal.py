@@ -57,6 +57,7 @@ class PersonalConfig:
     candidates: int = 0  # 0: eq. 19 over the whole gallery; C: re-score the general top C
     neighbours: int = 3  # derived sub-category of a marked photo: itself + 3 neighbours
     product_weight: float = 0.75  # PSBIR_DEFAULT_PERSONAL_WEIGHT: the product's w
+    offer_subjects: int = 3  # PSBIR_PERSONAL_OFFER_SUBJECTS: earlier searches offered
     off_topic_queries: int = 100  # per mixed-subject user: test sketches of untaught categories
     calibrated: bool = True  # eq. 18 on calibrated distances (the product's); False: raw
     device: str = "cpu"

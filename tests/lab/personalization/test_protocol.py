@@ -171,9 +171,9 @@ def test_mixed_verdict_asks_for_1_3x_on_topic_and_099_retention_off_topic():
     said_yes["residual"]["product_confirmed"] = 0.4
     verdict = mixed_verdict([said_yes], 1.3)
     assert "NOT after rounds [1]" in verdict  # the automatic product
-    assert "earlier drawing?': after every round" in verdict
+    assert "earlier drawings?': after every round" in verdict
     said_yes["residual"]["product_confirmed"] = 0.38
-    assert "earlier drawing?': NOT after rounds [1]" in mixed_verdict([said_yes], 1.3)
+    assert "earlier drawings?': NOT after rounds [1]" in mixed_verdict([said_yes], 1.3)
 
 
 def test_oracle_gate_opens_only_to_the_querys_own_subject():
@@ -188,6 +188,24 @@ def test_oracle_gate_opens_only_to_the_querys_own_subject():
         [0, 1, 0, 1],
         [0, 0, 0, 0],
     ]
+
+
+def test_the_simulated_user_says_yes_to_the_offered_drawing_of_their_subject():
+    from personalization.lab.protocol.mixed import confirmed_rows
+
+    # Taught queries of subjects 0, 1, 2 (one each); three queries: the first is nearest to
+    # its own subject's drawing, the second nearest to another subject's (its own second
+    # nearest), the third off topic.
+    d_taught = np.array([[0.5, 0.9, 1.0], [0.5, 0.7, 1.0], [0.4, 0.6, 0.8]])
+    measured = np.zeros((3, 3))
+    subjects = np.arange(3)
+    asked = np.array([0, 1, -1])
+    one, yes_one = confirmed_rows(measured, d_taught, asked, subjects, subjects, 1)
+    assert yes_one.tolist() == [True, False, False]  # only the nearest offered
+    assert one.tolist() == [[1, 0, 0], [0, 0, 0], [0, 0, 0]]
+    three, yes_three = confirmed_rows(measured, d_taught, asked, subjects, subjects, 3)
+    assert yes_three.tolist() == [True, True, False]  # its own subject was offered second
+    assert three.tolist() == [[1, 0, 0], [0, 1, 0], [0, 0, 0]]
 
 
 def test_residual_ap_leaves_the_marked_photos_out():
