@@ -133,6 +133,15 @@ def query_list(*, user: Any, ids: Sequence[int]) -> QuerySet[SketchQuery]:
     )
 
 
+def existing_query_ids(*, tenant: Tenant | int, user_id: int, ids: Sequence[int]) -> set[int]:
+    """Those of ``ids`` that are still queries of user ``user_id`` (in ``tenant``)."""
+    return set(
+        SketchQuery.objects.for_tenant(tenant)
+        .filter(user_id=user_id, pk__in=list(ids))
+        .values_list("pk", flat=True)
+    )
+
+
 def query_trunk_map(*, query: SketchQuery) -> np.ndarray | None:
     """The query's stored float16 trunk map (its length names the trunk's map shape); None
     when it kept none, or one of no known trunk."""

@@ -20,7 +20,7 @@ from retrieval.models import (
     SearchSession,
     SketchQuery,
 )
-from retrieval.selectors import query_list
+from retrieval.selectors import existing_query_ids
 
 MAX_FILES_PER_UPLOAD = 500
 # Ids are 64-bit (BigAutoField): a larger id cannot exist, and SQLite raises OverflowError
@@ -311,7 +311,7 @@ class QuerySummarySerializer(serializers.ModelSerializer):
         if not ids:
             return []
         # Only those still there (an offered search can be deleted with its session since).
-        alive = set(query_list(user=obj.user, ids=ids).values_list("pk", flat=True))
+        alive = existing_query_ids(tenant=obj.tenant_id, user_id=obj.user_id, ids=ids)
         return [
             {"id": i, "sketch_url": reverse("retrieval:query-sketch", kwargs={"pk": i})}
             for i in ids
