@@ -241,7 +241,12 @@ def _taught_closeness(
         return [], ()
     vectors = np.stack([t.vector for t in taught])
     closeness = query_closeness(rule, query.vector, query.kind, vectors, [t.kind for t in taught])
-    subjects = taught_subjects([t.image_ids for t in taught])
+    # One subject: searches whose marks overlap, and a search the user said is like another.
+    position = {query_id: i for i, query_id in enumerate(ids)}
+    said_alike = [
+        (i, position[t.like_query_id]) for i, t in enumerate(taught) if t.like_query_id in position
+    ]
+    subjects = taught_subjects([t.image_ids for t in taught], said_alike)
     if like_query_id is not None:
         closeness = confirmed_closeness(closeness, subjects, ids.index(like_query_id))
         suggested: tuple[int, ...] = ()

@@ -88,6 +88,7 @@ class TaughtQuery:
     kind: str  # "sketch" or "photo" (more like this)
     image_ids: tuple[int, ...]  # the photos marked on it
     first_feedback_id: int = 0  # its oldest live mark (a head trained up to it knows it)
+    like_query_id: int | None = None  # the earlier query the user said it is like
 
 
 def taught_queries(*, user: Any, model_version: str, limit: int) -> list[TaughtQuery]:
@@ -109,10 +110,10 @@ def taught_queries(*, user: Any, model_version: str, limit: int) -> list[TaughtQ
     rows = (
         SketchQuery.objects.for_tenant(_tenant_id(user))
         .filter(user=user, pk__in=list(images), vector__isnull=False)
-        .values_list("pk", "vector", "source_image_id", "strokes", "sketch_image")
+        .values_list("pk", "vector", "source_image_id", "strokes", "sketch_image", "like_query_id")
     )
     found = {}
-    for pk, vector, source_image_id, strokes, picture in rows:
+    for pk, vector, source_image_id, strokes, picture, like_query_id in rows:
         is_photo = source_image_id is not None or (strokes is None and picture.endswith(".jpg"))
         found[pk] = TaughtQuery(
             query_id=pk,
@@ -120,6 +121,7 @@ def taught_queries(*, user: Any, model_version: str, limit: int) -> list[TaughtQ
             kind="photo" if is_photo else "sketch",
             image_ids=tuple(dict.fromkeys(images[pk])),
             first_feedback_id=first_mark[pk],
+            like_query_id=like_query_id,
         )
     return [found[pk] for pk in images if pk in found]
 

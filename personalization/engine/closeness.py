@@ -26,6 +26,7 @@ on those unseen categories. docs/personalization.md has the figures and the rule
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -115,10 +116,14 @@ def save_rule(rule: ClosenessRule, path: Path = CALIBRATION_PATH) -> None:
     write_entry(path, rule.to_dict())
 
 
-def taught_subjects(marked_photos: list[tuple[int, ...]]) -> np.ndarray:
+def taught_subjects(
+    marked_photos: Sequence[tuple[int, ...]], said_alike: Sequence[tuple[int, int]] = ()
+) -> np.ndarray:
     """(F,) a subject number for each of F taught queries, from the photos marked on each:
     queries that share a marked photo, directly or through other taught queries, are one
-    subject (two car drawings whose marks overlap), numbered by their first query."""
+    subject (two car drawings whose marks overlap), numbered by their first query; so are
+    the pairs of ``said_alike`` (positions: a search the user said is like an earlier one,
+    and that one), whatever they marked."""
     parent = list(range(len(marked_photos)))
 
     def root(i: int) -> int:
@@ -134,6 +139,10 @@ def taught_subjects(marked_photos: list[tuple[int, ...]]) -> np.ndarray:
             a, b = root(i), root(j)
             if a != b:
                 parent[max(a, b)] = min(a, b)
+    for i, j in said_alike:
+        a, b = root(int(i)), root(int(j))
+        if a != b:
+            parent[max(a, b)] = min(a, b)
     return np.array([root(i) for i in range(len(marked_photos))], np.int64)
 
 

@@ -125,6 +125,14 @@ def test_taught_queries_that_share_a_marked_photo_are_one_subject():
     assert taught_subjects([]).tolist() == []
 
 
+def test_a_search_said_to_be_like_another_is_of_its_subject_whatever_it_marked():
+    # Query 2 was searched as like query 0 and marked another photo; 1 is on its own.
+    assert taught_subjects([(1,), (2,), (3,)], [(2, 0)]).tolist() == [0, 1, 0]
+    assert taught_subjects([(1,), (2,), (3,)]).tolist() == [0, 1, 2]
+    # Chains join too: 2 like 1, 1 like 0.
+    assert taught_subjects([(1,), (2,), (3,)], [(2, 1), (1, 0)]).tolist() == [0, 0, 0]
+
+
 def test_saying_yes_opens_the_whole_subject_and_leaves_the_others_measured():
     subjects = np.array([0, 1, 0, 3, 0])
     measured = np.array([0.2, 0.0, 0.5, 0.1, 0.0])
@@ -339,6 +347,23 @@ def test_a_far_search_is_offered_the_nearest_query_of_each_subject(taught, setti
     said_yes = ranked(user, FAR, ids, general, like=other.pk)
     assert said_yes.suggested_taught_ids == () and said_yes.memory_marks == 1
     assert {r.terms["mark"]["query_id"] for r in said_yes.images} == {other.pk}
+
+
+@pytest.mark.django_db
+def test_marks_on_a_search_said_to_be_like_an_earlier_one_join_its_subject(taught):
+    user, library, images, ids, general, _, query = taught
+    # Searched as "like" the taught query, the user marked a different photo there.
+    halfway = (FAR + A) / np.linalg.norm(FAR + A)
+    later, results = factories.make_query(user, [library], None, images, vector=halfway)
+    later.like_query = query
+    later.save(update_fields=["like_query"])
+    factories.mark(user, results[0])
+    assert int(ids[0]) != int(ids[-1])  # not the photo marked on the first query
+    out = ranked(user, FAR, ids, general)
+    assert out.suggested_taught_ids == (later.pk,)  # one subject, offered once
+    said_yes = ranked(user, FAR, ids, general, like=query.pk)
+    assert said_yes.memory_marks == 2  # both searches' marks
+    assert {r.terms["mark"]["query_id"] for r in said_yes.images} == {query.pk, later.pk}
 
 
 @pytest.mark.django_db
