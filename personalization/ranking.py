@@ -248,7 +248,7 @@ def _taught_closeness(
     ]
     subjects = taught_subjects([t.image_ids for t in taught], said_alike)
     if like_query_id is not None:
-        closeness = confirmed_closeness(closeness, subjects, ids.index(like_query_id))
+        closeness = confirmed_closeness(closeness, subjects, position[like_query_id])
         suggested: tuple[int, ...] = ()
     else:
         distances = np.linalg.norm(vectors - np.asarray(query.vector), axis=1)

@@ -133,13 +133,12 @@ def taught_subjects(
         return i
 
     first_with: dict[int, int] = {}
-    for i, photos in enumerate(marked_photos):
-        for photo in photos:
-            j = first_with.setdefault(int(photo), i)
-            a, b = root(i), root(j)
-            if a != b:
-                parent[max(a, b)] = min(a, b)
-    for i, j in said_alike:
+    links = [
+        (i, first_with.setdefault(int(photo), i))
+        for i, photos in enumerate(marked_photos)
+        for photo in photos
+    ]
+    for i, j in [*links, *said_alike]:
         a, b = root(int(i)), root(int(j))
         if a != b:
             parent[max(a, b)] = min(a, b)
