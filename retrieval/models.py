@@ -242,12 +242,8 @@ class SketchQuery(TenantOwnedModel):
     )
     # The taught queries offered as "drawing the same thing as one of these earlier
     # searches?" when saying yes would change the ranking (the nearest of each of the
-    # nearest subjects, nearest first: ``suggested_taught`` is the first, the ids all of
-    # them); and the earlier query the user said this one is like (its subject's feedback
-    # then counts fully).
-    suggested_taught = models.ForeignKey(
-        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    # nearest subjects, nearest first); and the earlier query the user said this one is
+    # like (its subject's feedback then counts fully).
     suggested_taught_ids = models.JSONField(default=list, blank=True)
     like_query = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -255,6 +251,11 @@ class SketchQuery(TenantOwnedModel):
 
     class Meta:
         ordering = ["-id"]
+
+    @property
+    def suggested_taught_id(self) -> int | None:
+        """The nearest offered query (None: nothing was offered)."""
+        return int(self.suggested_taught_ids[0]) if self.suggested_taught_ids else None
 
     @property
     def kind(self) -> str:

@@ -245,6 +245,12 @@ class OfferedSearchSerializer(serializers.Serializer):
 
 class QuerySummarySerializer(serializers.ModelSerializer):
     sketch_url = serializers.SerializerMethodField()
+    suggested_taught = serializers.SerializerMethodField(
+        help_text="The nearest of your queries you gave feedback on, offered as 'drawing the "
+        "same thing as this earlier search?' when saying yes (searching again with "
+        "`like_query`) would change the ranking; null otherwise, or deleted since. The first "
+        "of `suggested_taught_searches`."
+    )
     suggested_taught_sketch_url = serializers.SerializerMethodField()
     suggested_taught_searches = serializers.SerializerMethodField()
     like_query_sketch_url = serializers.SerializerMethodField()
@@ -285,12 +291,6 @@ class QuerySummarySerializer(serializers.ModelSerializer):
                 "yours read; 1: as close as a repeat)."
             },
             "nearest_taught": {"help_text": "That query (null: none was close)."},
-            "suggested_taught": {
-                "help_text": "The nearest of your queries you gave feedback on, offered as "
-                "'drawing the same thing as this earlier search?' when saying yes (searching "
-                "again with `like_query`) would change the ranking; null otherwise. The first "
-                "of `suggested_taught_searches`."
-            },
             "like_query": {
                 "help_text": "The earlier query you said this one is like (null: none); its "
                 "subject's feedback counted fully."
@@ -300,22 +300,37 @@ class QuerySummarySerializer(serializers.ModelSerializer):
     def get_sketch_url(self, obj: SketchQuery) -> str:
         return reverse("retrieval:query-sketch", kwargs={"pk": obj.pk})
 
+    def _offered(self, obj: SketchQuery) -> list[int]:
+        """The offered searches still there, nearest first (an offered search can be deleted
+        with its session since); looked up once per query for the three fields."""
+        seen = self.context.setdefault("offered_searches", {})
+        if obj.pk not in seen:
+            ids = [int(i) for i in obj.suggested_taught_ids or []]
+            alive = (
+                existing_query_ids(tenant=obj.tenant_id, user_id=obj.user_id, ids=ids)
+                if ids
+                else set()
+            )
+            seen[obj.pk] = [i for i in ids if i in alive]
+        return seen[obj.pk]
+
+    @extend_schema_field({"type": "integer", "nullable": True})
+    def get_suggested_taught(self, obj: SketchQuery) -> int | None:
+        offered = self._offered(obj)
+        # The nearest offer, as long as it is there (not the next one after a deletion).
+        return obj.suggested_taught_id if offered[:1] == [obj.suggested_taught_id] else None
+
     def get_suggested_taught_sketch_url(self, obj: SketchQuery) -> str | None:
-        if obj.suggested_taught_id is None:
+        nearest = self.get_suggested_taught(obj)
+        if nearest is None:
             return None
-        return reverse("retrieval:query-sketch", kwargs={"pk": obj.suggested_taught_id})
+        return reverse("retrieval:query-sketch", kwargs={"pk": nearest})
 
     @extend_schema_field(OfferedSearchSerializer(many=True))
     def get_suggested_taught_searches(self, obj: SketchQuery) -> list[dict]:
-        ids = [int(i) for i in obj.suggested_taught_ids or []]
-        if not ids:
-            return []
-        # Only those still there (an offered search can be deleted with its session since).
-        alive = existing_query_ids(tenant=obj.tenant_id, user_id=obj.user_id, ids=ids)
         return [
             {"id": i, "sketch_url": reverse("retrieval:query-sketch", kwargs={"pk": i})}
-            for i in ids
-            if i in alive
+            for i in self._offered(obj)
         ]
 
     def get_like_query_sketch_url(self, obj: SketchQuery) -> str | None:

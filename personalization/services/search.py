@@ -234,7 +234,6 @@ def search_run(
             personal_head_version=ranking.personal_head_version,
             closeness=ranking.closeness,
             nearest_taught_id=ranking.nearest_taught_id,
-            suggested_taught_id=ranking.suggested_taught_id,
             suggested_taught_ids=list(ranking.suggested_taught_ids),
             like_query_id=ranking.like_query_id,
         )

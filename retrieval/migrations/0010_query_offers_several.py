@@ -2,7 +2,8 @@ from django.db import migrations, models
 
 
 def offered_first(apps, schema_editor):
-    """Queries saved when one earlier search was offered keep it as their list."""
+    """Queries saved when one earlier search was offered keep it as their list (which now
+    holds the nearest offer too)."""
     SketchQuery = apps.get_model("retrieval", "SketchQuery")
     for query in SketchQuery.objects.filter(suggested_taught__isnull=False).only(
         "id", "suggested_taught_id"
@@ -23,4 +24,5 @@ class Migration(migrations.Migration):
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.RunPython(offered_first, migrations.RunPython.noop),
+        migrations.RemoveField(model_name="sketchquery", name="suggested_taught"),
     ]

@@ -430,3 +430,9 @@ def test_a_search_is_offered_an_earlier_search_of_each_subject_nearest_first(
     SketchQuery.objects.filter(pk=offered[1]["id"]).delete()
     again = api_client_a.get(f"/api/queries/{small['id']}/").json()
     assert [o["id"] for o in again["suggested_taught_searches"]] == [offered[0]["id"]]
+    assert again["suggested_taught"] == offered[0]["id"]
+    # The nearest offer deleted too: none is left, and none is named.
+    SketchQuery.objects.filter(pk=offered[0]["id"]).delete()
+    gone = api_client_a.get(f"/api/queries/{small['id']}/").json()
+    assert gone["suggested_taught"] is None and gone["suggested_taught_sketch_url"] is None
+    assert gone["suggested_taught_searches"] == []
