@@ -243,6 +243,32 @@ class OfferedSearchSerializer(serializers.Serializer):
     sketch_url = serializers.CharField(help_text="Its drawing (or photo), to show.")
 
 
+def _offered_still_there(queries: list[SketchQuery], into: dict[int, list[int]]) -> None:
+    """Fill ``into`` (query id -> the searches it offered that still exist, nearest first)
+    for ``queries``, one lookup per owner (an offered search can be deleted with its session
+    since)."""
+    owners: dict[tuple[int, int], list[SketchQuery]] = {}
+    for query in queries:
+        owners.setdefault((query.tenant_id, query.user_id), []).append(query)
+    for (tenant_id, user_id), theirs in owners.items():
+        wanted = sorted({int(i) for q in theirs for i in q.suggested_taught_ids or []})
+        alive = (
+            existing_query_ids(tenant=tenant_id, user_id=user_id, ids=wanted) if wanted else set()
+        )
+        for query in theirs:
+            into[query.pk] = [int(i) for i in query.suggested_taught_ids or [] if int(i) in alive]
+
+
+class QueryListSerializer(serializers.ListSerializer):
+    """Queries in a list (a session's): which of the searches they offered still exist is
+    looked up once for the list, not once per query."""
+
+    def to_representation(self, data: Any) -> list[Any]:
+        queries = list(data.all() if hasattr(data, "all") else data)
+        _offered_still_there(queries, self.context.setdefault("offered_searches", {}))
+        return super().to_representation(queries)
+
+
 class QuerySummarySerializer(serializers.ModelSerializer):
     sketch_url = serializers.SerializerMethodField()
     suggested_taught = serializers.SerializerMethodField(
@@ -264,6 +290,7 @@ class QuerySummarySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = SketchQuery
+        list_serializer_class = QueryListSerializer
         fields = [
             "id",
             "session",
@@ -301,17 +328,11 @@ class QuerySummarySerializer(serializers.ModelSerializer):
         return reverse("retrieval:query-sketch", kwargs={"pk": obj.pk})
 
     def _offered(self, obj: SketchQuery) -> list[int]:
-        """The offered searches still there, nearest first (an offered search can be deleted
-        with its session since); looked up once per query for the three fields."""
+        """The offered searches still there, nearest first; looked up once per query for
+        the three fields (once per list in a list: :class:`QueryListSerializer`)."""
         seen = self.context.setdefault("offered_searches", {})
         if obj.pk not in seen:
-            ids = [int(i) for i in obj.suggested_taught_ids or []]
-            alive = (
-                existing_query_ids(tenant=obj.tenant_id, user_id=obj.user_id, ids=ids)
-                if ids
-                else set()
-            )
-            seen[obj.pk] = [i for i in ids if i in alive]
+            _offered_still_there([obj], seen)
         return seen[obj.pk]
 
     @extend_schema_field({"type": "integer", "nullable": True})

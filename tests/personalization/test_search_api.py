@@ -436,3 +436,37 @@ def test_a_search_is_offered_an_earlier_search_of_each_subject_nearest_first(
     gone = api_client_a.get(f"/api/queries/{small['id']}/").json()
     assert gone["suggested_taught"] is None and gone["suggested_taught_sketch_url"] is None
     assert gone["suggested_taught_searches"] == []
+
+
+def test_a_session_list_checks_its_queries_offers_in_one_lookup(api_client_a, member_a):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.personalization import factories
+
+    earlier = [factories.make_query(member_a, [], None, [])[0] for _ in range(3)]
+    session = SearchSession.objects.create(tenant_id=member_a.tenant_id, user=member_a)
+
+    def offering(n: int) -> tuple[dict, list[str]]:
+        """Add ``n`` queries to the session that offered the earlier ones; read it back."""
+        for _ in range(n):
+            query = factories.make_query(member_a, [], None, [], session=session)[0]
+            query.suggested_taught_ids = [q.pk for q in earlier]
+            query.save(update_fields=["suggested_taught_ids"])
+        with CaptureQueriesContext(connection) as sql:
+            data = api_client_a.get(f"/api/sessions/{session.pk}/").json()
+        return data, [q["sql"] for q in sql.captured_queries]
+
+    _, one = offering(1)
+    data, five = offering(4)
+    assert len(five) == len(one)  # not one more lookup per query
+    assert all(
+        [o["id"] for o in q["suggested_taught_searches"]] == [e.pk for e in earlier]
+        for q in data["queries"]
+    )
+    # A search deleted since is left out of every query's offers.
+    earlier[1].delete()
+    data, _ = offering(0)
+    assert {tuple(o["id"] for o in q["suggested_taught_searches"]) for q in data["queries"]} == {
+        (earlier[0].pk, earlier[2].pk)
+    }
