@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from psbir_site.api_schema import NULLABLE_STRING
-from retrieval.serializers import media_urls
+from retrieval.serializers import media_urls, query_sketch_url
 
 TERM_LABELS = {
     "general": "general model",
@@ -78,9 +77,7 @@ def why_moved_by(result: Any) -> dict[str, Any] | None:
         "image_id": int(mark["image_id"]),
         "image_thumb_url": media_urls(int(mark["image_id"]))["thumb_url"],
         "query_id": None if query is None else query.pk,
-        "query_sketch_url": None
-        if query is None
-        else reverse("retrieval:query-sketch", kwargs={"pk": query.pk}),
+        "query_sketch_url": None if query is None else query_sketch_url(query.pk),
         "session_id": None if query is None else query.session_id,
     }
 
@@ -135,7 +132,7 @@ class ResultWhySerializer(serializers.Serializer):
         return obj.query.kind
 
     def get_sketch_url(self, obj: Any) -> str:
-        return reverse("retrieval:query-sketch", kwargs={"pk": obj.query_id})
+        return query_sketch_url(obj.query_id)
 
     @extend_schema_field(WhyTermSerializer(many=True, allow_null=True))
     def get_terms(self, obj: Any) -> list[dict[str, Any]] | None:

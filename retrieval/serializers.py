@@ -37,6 +37,11 @@ def media_urls(image_id: int) -> dict[str, str]:
     }
 
 
+def query_sketch_url(query_id: int) -> str:
+    """Tenant-checked URL of a query's drawing (or its photo, for "more like this")."""
+    return reverse("retrieval:query-sketch", kwargs={"pk": query_id})
+
+
 class LibrarySerializer(serializers.ModelSerializer):
     image_count = serializers.IntegerField(read_only=True, default=0)
     indexed_count = serializers.IntegerField(read_only=True, default=0)
@@ -325,7 +330,7 @@ class QuerySummarySerializer(serializers.ModelSerializer):
         }
 
     def get_sketch_url(self, obj: SketchQuery) -> str:
-        return reverse("retrieval:query-sketch", kwargs={"pk": obj.pk})
+        return query_sketch_url(obj.pk)
 
     def _offered(self, obj: SketchQuery) -> list[int]:
         """The offered searches still there, nearest first; looked up once per query for
@@ -345,19 +350,16 @@ class QuerySummarySerializer(serializers.ModelSerializer):
         nearest = self.get_suggested_taught(obj)
         if nearest is None:
             return None
-        return reverse("retrieval:query-sketch", kwargs={"pk": nearest})
+        return query_sketch_url(nearest)
 
     @extend_schema_field(OfferedSearchSerializer(many=True))
     def get_suggested_taught_searches(self, obj: SketchQuery) -> list[dict]:
-        return [
-            {"id": i, "sketch_url": reverse("retrieval:query-sketch", kwargs={"pk": i})}
-            for i in self._offered(obj)
-        ]
+        return [{"id": i, "sketch_url": query_sketch_url(i)} for i in self._offered(obj)]
 
     def get_like_query_sketch_url(self, obj: SketchQuery) -> str | None:
         if obj.like_query_id is None:
             return None
-        return reverse("retrieval:query-sketch", kwargs={"pk": obj.like_query_id})
+        return query_sketch_url(obj.like_query_id)
 
 
 class QueryDetailSerializer(QuerySummarySerializer):
@@ -390,7 +392,7 @@ class SessionSerializer(serializers.ModelSerializer):
         recent = getattr(obj, "recent", None)
         if recent is None:
             recent = list(obj.queries.order_by("-id")[:1])
-        return reverse("retrieval:query-sketch", kwargs={"pk": recent[0].pk}) if recent else None
+        return query_sketch_url(recent[0].pk) if recent else None
 
 
 class SessionDetailSerializer(SessionSerializer):
